@@ -1,0 +1,175 @@
+"""Admin for the core models. Writes go through services, so they are journalled."""
+
+from django.contrib import admin, messages
+from rest_framework_api_key.admin import APIKeyModelAdmin
+from rest_framework_api_key.models import APIKey
+
+from conductor import services
+from conductor.models import ApiKey, Event, Heartbeat, Job, JobType, RetryAttempt
+
+admin.site.site_header = "Conductor administration"
+admin.site.site_title = "Conductor"
+# We use our own key model (scopes, tier); the library's default one would confuse.
+admin.site.unregister(APIKey)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(JobType)
+class JobTypeAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "queue",
+        "default_priority",
+        "timeout_s",
+        "max_retries",
+        "override_max_retries",
+        "paused",
+        "registered",
+    )
+    list_filter = ("registered", "paused", "queue")
+    search_fields = ("name", "description")
+    readonly_fields = (
+        "name",
+        "description",
+        "schema",
+        "schema_version",
+        "sample_payload",
+        "queue",
+        "default_priority",
+        "timeout_s",
+        "max_timeout_s",
+        "max_retries",
+        "retry_policy",
+        "breaker",
+        "max_concurrency",
+        "registered",
+        "created_at",
+        "updated_at",
+    )
+
+    def has_add_permission(self, request):
+        return False  # job types are registered in code
+
+    def save_model(self, request, obj, form, change):
+        original = JobType.objects.get(pk=obj.pk)
+        changes = {
+            name: form.cleaned_data[name]
+            for name in services.job_types.OPERATOR_FIELDS
+            if name in form.cleaned_data
+        }
+        services.job_type_update(
+            job_type=original, changes=changes, actor=request.user.get_username()
+        )
+
+
+class AttemptInline(admin.TabularInline):
+    model = RetryAttempt
+    extra = 0
+    can_delete = False
+    fields = (
+        "attempt_number",
+        "status",
+        "started_at",
+        "finished_at",
+        "duration_ms",
+        "error_code",
+        "error_message",
+        "retry_at",
+        "worker",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Job)
+class JobAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "job_type",
+        "state",
+        "priority",
+        "attempts",
+        "run_at",
+        "created_at",
+        "finished_at",
+    )
+    list_filter = ("state", "priority", "job_type", "queue")
+    search_fields = ("id", "idempotency_key", "trace_id", "created_by")
+    date_hierarchy = "created_at"
+    inlines = [AttemptInline]
+    list_select_related = ("job_type",)
+    show_full_result_count = False
+
+
+@admin.register(RetryAttempt)
+class RetryAttemptAdmin(ReadOnlyAdmin):
+    list_display = (
+        "job",
+        "attempt_number",
+        "status",
+        "error_code",
+        "started_at",
+        "duration_ms",
+        "retry_at",
+    )
+    list_filter = ("status", "error_code")
+    search_fields = ("job__id", "error_code", "error_message")
+    date_hierarchy = "started_at"
+    show_full_result_count = False
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdmin):
+    list_display = ("id", "type", "subject_type", "subject_id", "actor", "created_at")
+    list_filter = ("type", "subject_type")
+    search_fields = ("subject_id", "actor", "trace_id", "type")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(APIKeyModelAdmin):
+    list_display = ("prefix", "name", "tier", "scopes", "owner", "created", "revoked")
+    list_filter = ("tier", "revoked", "created")
+    search_fields = ("name", "prefix")
+    actions = ["revoke"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        row, key = services.api_key_create(
+            name=obj.name,
+            scopes=list(obj.scopes or ["read"]),
+            tier=obj.tier,
+            owner=obj.owner,
+            actor=request.user.get_username(),
+        )
+        obj.pk = row.pk
+        messages.warning(
+            request,
+            f"The API key for {row.name} is: {key} — store it now; "
+            "it will not be shown again.",
+        )
+
+    @admin.action(description="Revoke selected keys")
+    def revoke(self, request, queryset):
+        for key in queryset.filter(revoked=False):
+            services.api_key_revoke(key=key, actor=request.user.get_username())
+
+
+@admin.register(Heartbeat)
+class HeartbeatAdmin(ReadOnlyAdmin):
+    list_display = ("name", "kind", "seen_at")
+    list_filter = ("kind",)

@@ -1,0 +1,1 @@
+"""API v2 plumbing (versioning, envelope, errors, auth) and its views."""

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
+
+
+class ConductorConfig(AppConfig):
+    name = "conductor"
+    verbose_name = "Conductor"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from conductor import checks  # noqa: F401 - registers the system checks
+
+        # Job types are registered in code: each app's ``jobs`` module is imported.
+        autodiscover_modules("jobs")

@@ -1,0 +1,30 @@
+"""The Celery application. Celery only rings the doorbell; the database holds the work.
+
+Worker and beat run as Celery's own programs: ``celery -A conductor worker`` and
+``celery -A conductor beat``. Configuration comes from Django settings (``CELERY_*``).
+"""
+
+import os
+
+from celery import Celery, signals
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "conductor.settings")
+
+app = Celery("conductor")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@signals.worker_init.connect
+def _check_configuration(**_kwargs) -> None:
+    """Refuse to start a worker on bad configuration, naming the variable."""
+    from conductor.checks import raise_on_errors
+
+    raise_on_errors()
+
+
+@signals.beat_init.connect
+def _check_beat_configuration(**_kwargs) -> None:
+    from conductor.checks import raise_on_errors
+
+    raise_on_errors()

@@ -1,0 +1,1 @@
+"""The job engine: claim due jobs in batches, run handlers, write outcomes in bulk."""

@@ -1,0 +1,244 @@
+"""Core data: job types, jobs, their attempts, the event journal, API keys, heartbeats.
+
+Rows hold the truth. A job's row says what must happen next (``state``, ``run_at``,
+``lease_expires_at``); Celery messages only say "there is work".
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from rest_framework_api_key.models import AbstractAPIKey
+
+from conductor.states import JobState
+
+
+class Priority(models.IntegerChoices):
+    LOW = 0, "low"
+    NORMAL = 1, "normal"
+    HIGH = 2, "high"
+    CRITICAL = 3, "critical"
+
+    @classmethod
+    def from_label(cls, label: str) -> "Priority":
+        return {p.label: p for p in cls}[label]
+
+
+class JobType(models.Model):
+    """A registered kind of job. Synced from the code registry; operators may override
+    its policy fields in the admin (``override_*`` win over the registered values)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    schema = models.JSONField(default=dict)
+    schema_version = models.PositiveIntegerField(default=1)
+    sample_payload = models.JSONField(default=dict, blank=True)
+    queue = models.CharField(max_length=64, default="default")
+    default_priority = models.SmallIntegerField(
+        choices=Priority.choices, default=Priority.NORMAL
+    )
+    timeout_s = models.PositiveIntegerField(default=300)
+    max_timeout_s = models.PositiveIntegerField(default=3600)
+    max_retries = models.PositiveIntegerField(default=3)
+    retry_policy = models.JSONField(null=True, blank=True)
+    breaker = models.CharField(max_length=100, blank=True)
+    max_concurrency = models.PositiveIntegerField(null=True, blank=True)
+    registered = models.BooleanField(
+        default=True, help_text="False when the code no longer registers this type."
+    )
+    paused = models.BooleanField(default=False)
+    override_max_retries = models.PositiveIntegerField(null=True, blank=True)
+    override_timeout_s = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def effective_max_retries(self) -> int:
+        if self.override_max_retries is not None:
+            return self.override_max_retries
+        return self.max_retries
+
+    @property
+    def effective_timeout_s(self) -> int:
+        if self.override_timeout_s is not None:
+            return self.override_timeout_s
+        return self.timeout_s
+
+
+class Job(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    job_type = models.ForeignKey(
+        JobType,
+        to_field="name",
+        db_column="type",
+        on_delete=models.PROTECT,
+        related_name="jobs",
+    )
+    payload = models.JSONField(default=dict)
+    payload_version = models.PositiveIntegerField(default=1)
+    state = models.CharField(
+        max_length=16, choices=JobState.choices, default=JobState.PENDING
+    )
+    priority = models.SmallIntegerField(
+        choices=Priority.choices, default=Priority.NORMAL
+    )
+    queue = models.CharField(max_length=64, default="default")
+    run_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    max_retries = models.PositiveIntegerField(default=3)
+    retry_policy = models.JSONField(null=True, blank=True)
+    timeout_s = models.PositiveIntegerField(default=300)
+    breaker = models.CharField(max_length=100, blank=True)
+    # NULL, not "": many jobs have no key, and the unique constraint skips NULLs.
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    locked_by = models.CharField(max_length=255, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    progress_pct = models.FloatField(null=True, blank=True)
+    progress_stage = models.CharField(max_length=255, blank=True)
+    progress_message = models.TextField(blank=True)
+    cancel_reason = models.TextField(blank=True)
+    trace_id = models.CharField(max_length=64, blank=True)
+    created_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="conductor_job_idempotency_key_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["queue", "-priority", "run_at"],
+                condition=Q(state=JobState.PENDING),
+                name="conductor_job_due",
+            ),
+            models.Index(
+                fields=["lease_expires_at"],
+                condition=Q(state=JobState.RUNNING),
+                name="conductor_job_leased",
+            ),
+            models.Index(fields=["state", "-created_at"], name="conductor_job_state"),
+            models.Index(fields=["job_type", "-created_at"], name="conductor_job_type"),
+            models.Index(fields=["-created_at"], name="conductor_job_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_type_id} {self.id} ({self.state})"
+
+
+class RetryAttempt(models.Model):
+    """One execution attempt of a job; attempt numbers start at 1 and never repeat."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SUCCESS = "success"
+        FAILED = "failed"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="attempt_rows")
+    attempt_number = models.PositiveIntegerField()
+    status = models.CharField(max_length=8, choices=Status.choices)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    error_code = models.CharField(max_length=100, blank=True)
+    error_message = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    retry_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["job", "attempt_number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "attempt_number"],
+                name="conductor_retryattempt_number_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(attempt_number__gte=1),
+                name="conductor_retryattempt_number_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} #{self.attempt_number} {self.status}"
+
+
+class Event(models.Model):
+    """The journal: one row per state change, written in the change's transaction.
+
+    It is the audit trail, the webhook outbox and the live stream. Readers follow it by
+    ``id`` ("events after N") or by subject.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    type = models.CharField(max_length=64)
+    subject_type = models.CharField(max_length=32)
+    subject_id = models.CharField(max_length=64)
+    data = models.JSONField(default=dict)
+    actor = models.CharField(max_length=150, blank=True)
+    trace_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["subject_type", "subject_id", "id"],
+                name="conductor_event_subject",
+            ),
+            models.Index(fields=["type", "id"], name="conductor_event_type"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.id} {self.type} {self.subject_type}:{self.subject_id}"
+
+
+class ApiKey(AbstractAPIKey):
+    """An API key: hashed at rest (SHA-512 of a random key), with scopes and a tier."""
+
+    class Tier(models.TextChoices):
+        STANDARD = "standard"
+        PREMIUM = "premium"
+
+    SCOPES = ("read", "write", "admin")
+
+    scopes = models.JSONField(default=list)
+    tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.STANDARD)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="api_keys",
+    )
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "API key"
+        verbose_name_plural = "API keys"
+
+
+class Heartbeat(models.Model):
+    """Last sign of life of a worker or beat process (``beat``, ``worker@host``)."""
+
+    name = models.CharField(max_length=255, unique=True)
+    kind = models.CharField(max_length=16)
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.seen_at:%Y-%m-%d %H:%M:%S}"

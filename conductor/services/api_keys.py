@@ -1,0 +1,62 @@
+"""API keys: made here, hashed at rest; the plain key is returned once, never kept."""
+
+from django.db import transaction
+
+from conductor.errors import ValidationFailed
+from conductor.models import ApiKey
+from conductor.registry import FieldError
+from conductor.services.events import event_record
+
+
+def _check(*, name: str, scopes: list[str], tier: str) -> None:
+    errors = []
+    if not name.strip():
+        errors.append(FieldError("name", "must not be blank", "blank"))
+    bad = [s for s in scopes if s not in ApiKey.SCOPES]
+    if bad or not scopes:
+        errors.append(
+            FieldError(
+                "scopes",
+                f"choose from {', '.join(ApiKey.SCOPES)}; got {scopes}",
+                "invalid_choice",
+            )
+        )
+    if tier not in ApiKey.Tier.values:
+        errors.append(
+            FieldError(
+                "tier", f"choose from {', '.join(ApiKey.Tier.values)}", "invalid_choice"
+            )
+        )
+    if errors:
+        raise ValidationFailed(errors)
+
+
+@transaction.atomic
+def api_key_create(
+    *, name: str, scopes: list[str], tier: str = "standard", owner=None, actor: str
+) -> tuple[ApiKey, str]:
+    """Create a key; return the row and the plain key (shown to the caller once)."""
+    _check(name=name, scopes=scopes, tier=tier)
+    row, key = ApiKey.objects.create_key(
+        name=name, scopes=scopes, tier=tier, owner=owner
+    )
+    event_record(
+        type="api_key.created",
+        subject=("apikey", row.prefix),
+        actor=actor,
+        data={"name": name, "prefix": row.prefix, "scopes": scopes, "tier": tier},
+    )
+    return row, key
+
+
+@transaction.atomic
+def api_key_revoke(*, key: ApiKey, actor: str) -> ApiKey:
+    key.revoked = True
+    key.save(update_fields=["revoked"])
+    event_record(
+        type="api_key.revoked",
+        subject=("apikey", key.prefix),
+        actor=actor,
+        data={"name": key.name, "prefix": key.prefix},
+    )
+    return key

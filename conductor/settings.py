@@ -1,0 +1,354 @@
+"""Conductor settings: one module, configured from the environment (12-factor).
+
+Every knob has a development-safe default except secrets. Values that cannot be parsed
+do not raise here (that would be a stack trace at import); they are collected in
+``CONDUCTOR_CONFIG_ERRORS`` and reported by the system checks in ``conductor.checks``,
+which stop start-up with a message naming the variable.
+"""
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(environ.Env().str("CONDUCTOR_VAR_DIR", default=str(BASE_DIR / "var")))
+
+env = environ.Env()
+env.read_env(BASE_DIR / ".env", overwrite=False)
+
+CONDUCTOR_CONFIG_ERRORS: dict[str, str] = {}
+
+
+def _typed(name, parse, default):
+    """Read ``name`` with ``parse``; on a bad value remember the error, use default."""
+    try:
+        return parse(name, default=default)
+    except Exception as exc:
+        CONDUCTOR_CONFIG_ERRORS[name] = f"cannot parse {env.str(name, '')!r}: {exc}"
+        return default
+
+
+def _positive_int(name, default):
+    value = _typed(name, env.int, default)
+    if value <= 0 and name not in CONDUCTOR_CONFIG_ERRORS:
+        CONDUCTOR_CONFIG_ERRORS[name] = f"must be a positive integer, got {value}"
+        return default
+    return value
+
+
+def _positive_float(name, default):
+    value = _typed(name, env.float, default)
+    if value <= 0 and name not in CONDUCTOR_CONFIG_ERRORS:
+        CONDUCTOR_CONFIG_ERRORS[name] = f"must be a positive number, got {value}"
+        return default
+    return value
+
+
+DEBUG = _typed("DEBUG", env.bool, False)
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY and DEBUG:
+    SECRET_KEY = "insecure-development-key-only-for-DEBUG-mode-" + "x" * 20
+ALLOWED_HOSTS = _typed(
+    "ALLOWED_HOSTS", env.list, ["127.0.0.1", "localhost", "[::1]", "testserver"]
+)
+CSRF_TRUSTED_ORIGINS = _typed("CSRF_TRUSTED_ORIGINS", env.list, [])
+
+# --- Database -------------------------------------------------------------------------
+
+_SQLITE_DEFAULT = f"sqlite:///{VAR_DIR / 'conductor.sqlite3'}"
+_DB_SCHEMES = {"postgres", "postgresql", "pgsql", "psql", "sqlite"}
+
+
+def _database(url: str) -> dict:
+    scheme = urlsplit(url).scheme
+    if scheme not in _DB_SCHEMES:
+        raise ValueError(f"unsupported scheme {scheme!r}; use postgres:// or sqlite://")
+    config = env.db_url_config(url)
+    if config["ENGINE"].endswith("sqlite3"):
+        if config["NAME"] != ":memory:":
+            Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+        config["OPTIONS"] = {
+            # Web, worker and beat write side by side: WAL + IMMEDIATE + a busy wait.
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                "PRAGMA busy_timeout=20000;"
+            ),
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    else:
+        config["CONN_MAX_AGE"] = 60
+        config["CONN_HEALTH_CHECKS"] = True
+        config.setdefault("OPTIONS", {})["connect_timeout"] = 5
+        config["TEST"] = {"NAME": env.str("CONDUCTOR_TEST_DB_NAME", default=None)}
+    return config
+
+
+DATABASE_URL = env.str("DATABASE_URL", default="") or _SQLITE_DEFAULT
+try:
+    DATABASES = {"default": _database(DATABASE_URL)}
+except Exception as exc:
+    CONDUCTOR_CONFIG_ERRORS["DATABASE_URL"] = f"cannot parse database URL: {exc}"
+    DATABASES = {"default": _database(_SQLITE_DEFAULT)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+EMBEDDED_DATABASE = DATABASES["default"]["ENGINE"].endswith("sqlite3")
+
+# --- Redis / broker -------------------------------------------------------------------
+
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL and urlsplit(REDIS_URL).scheme not in {"redis", "rediss", "unix"}:
+    CONDUCTOR_CONFIG_ERRORS["REDIS_URL"] = (
+        f"unsupported scheme in {REDIS_URL!r}; use redis:// or rediss://"
+    )
+    REDIS_URL = ""
+BROKER_DIR = VAR_DIR / "broker"
+
+if not REDIS_URL:
+    for _folder in ("queue", "processed"):
+        (BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
+CELERY_BROKER_URL = REDIS_URL or "filesystem://localhost/"
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {"visibility_timeout": 3600}
+    if REDIS_URL
+    else {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "store_processed": False,
+        "polling_interval": 0.1,
+    }
+)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "conductor"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = "UTC"
+
+# --- Applications ---------------------------------------------------------------------
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_api_key",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_celery_beat",
+    "django_htmx",
+    "channels",
+    "conductor.apps.ConductorConfig",
+    "recovery.apps.RecoveryConfig",
+    "scheduling.apps.SchedulingConfig",
+    "webhooks.apps.WebhooksConfig",
+    "dashboard.apps.DashboardConfig",
+]
+
+MIDDLEWARE = [
+    "conductor.api.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "conductor.api.middleware.ApiVersionMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "conductor.urls"
+WSGI_APPLICATION = "conductor.wsgi.application"
+ASGI_APPLICATION = "conductor.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+CHANNEL_LAYERS = {
+    "default": (
+        {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+        if REDIS_URL
+        else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+    )
+}
+
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+# --- Auth, i18n, static ---------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard:overview"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedStaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+MEDIA_ROOT = VAR_DIR / "media"
+MEDIA_URL = "/media/"
+
+# --- Security (from the environment) --------------------------------------------------
+
+SECURE_SSL_REDIRECT = _typed("SECURE_SSL_REDIRECT", env.bool, False)
+SESSION_COOKIE_SECURE = _typed("SESSION_COOKIE_SECURE", env.bool, False)
+CSRF_COOKIE_SECURE = _typed("CSRF_COOKIE_SECURE", env.bool, False)
+SECURE_HSTS_SECONDS = _typed("SECURE_HSTS_SECONDS", env.int, 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = False
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if _typed("SECURE_PROXY_SSL_HEADER", env.bool, False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Bodies larger than this are refused with 413 before they are parsed.
+DATA_UPLOAD_MAX_MEMORY_SIZE = _positive_int(
+    "CONDUCTOR_API_MAX_BODY_BYTES", 32 * 1024 * 1024
+)
+
+# --- REST framework / OpenAPI ---------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_VERSIONING_CLASS": "conductor.api.versioning.NegotiatedVersioning",
+    "DEFAULT_RENDERER_CLASSES": ["conductor.api.envelope.EnvelopeRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["conductor.api.parsers.StrictJSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "conductor.api.auth.ApiKeyAuthentication",
+        "conductor.api.auth.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["conductor.api.auth.HasScope"],
+    "DEFAULT_PAGINATION_CLASS": "conductor.api.envelope.CursorPage",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "conductor.api.envelope.JsonOnlyNegotiation",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "conductor.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "conductor.api.openapi.ConductorAutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Conductor API",
+    "DESCRIPTION": (
+        "Job orchestration and error recovery. Every success response is wrapped in "
+        "`{success, data, meta}`; every error is `application/problem+json`."
+    ),
+    "VERSION": "2",
+    "OAS_VERSION": "3.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v2",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "conductor.api.openapi.wrap_in_envelope",
+    ],
+}
+
+API_KEY_CUSTOM_HEADER = "HTTP_AUTHORIZATION"
+
+# --- Logging --------------------------------------------------------------------------
+
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "celery": {"level": LOG_LEVEL},
+    },
+}
+
+# --- Conductor product knobs ----------------------------------------------------------
+
+CONDUCTOR_API_VERSIONS = ("2",)
+CONDUCTOR_JOBS_PAYLOAD_MAX_BYTES = _positive_int(
+    "CONDUCTOR_JOBS_PAYLOAD_MAX_BYTES", 256 * 1024
+)
+CONDUCTOR_JOBS_BULK_MAX = _positive_int("CONDUCTOR_JOBS_BULK_MAX", 10_000)
+CONDUCTOR_JOBS_DEFAULT_TIMEOUT_S = _positive_int(
+    "CONDUCTOR_JOBS_DEFAULT_TIMEOUT_S", 300
+)
+CONDUCTOR_JOBS_DEFAULT_MAX_RETRIES = _typed(
+    "CONDUCTOR_JOBS_DEFAULT_MAX_RETRIES", env.int, 3
+)
+CONDUCTOR_ENGINE_BATCH_SIZE = _positive_int("CONDUCTOR_ENGINE_BATCH_SIZE", 100)
+CONDUCTOR_ENGINE_LEASE_S = _positive_int("CONDUCTOR_ENGINE_LEASE_S", 30)
+CONDUCTOR_ENGINE_WAKE_BUDGET_S = _positive_float("CONDUCTOR_ENGINE_WAKE_BUDGET_S", 5.0)
+CONDUCTOR_ENGINE_SWEEP_INTERVAL_S = _positive_float(
+    "CONDUCTOR_ENGINE_SWEEP_INTERVAL_S", 5.0
+)
+CONDUCTOR_API_JSON_MAX_DEPTH = _positive_int("CONDUCTOR_API_JSON_MAX_DEPTH", 64)
+CONDUCTOR_DEMO_USERNAME = env.str("DJANGO_SUPERUSER_USERNAME", default="admin")
+
+CELERY_BEAT_SCHEDULE = {
+    "conductor.sweep": {
+        "task": "conductor.sweep",
+        "schedule": CONDUCTOR_ENGINE_SWEEP_INTERVAL_S,
+    },
+    "conductor.beat_heartbeat": {
+        "task": "conductor.beat_heartbeat",
+        "schedule": 15.0,
+    },
+}

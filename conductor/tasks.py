@@ -1,0 +1,31 @@
+"""Celery tasks: doorbells and periodic chores. Each is a thin call into the engine."""
+
+from celery import shared_task
+
+
+@shared_task(name="conductor.jobs_wake", ignore_result=True)
+def jobs_wake(queue: str) -> int:
+    from conductor.engine.run import drain
+    from conductor.services import doorbell_ring
+
+    return drain(queue=queue, ring=doorbell_ring)
+
+
+@shared_task(name="conductor.sweep", ignore_result=True)
+def sweep() -> dict:
+    from django.utils import timezone
+
+    from conductor.engine.sweep import sweep as run_sweep
+
+    return run_sweep(now=timezone.now())
+
+
+@shared_task(name="conductor.beat_heartbeat", ignore_result=True, bind=True)
+def beat_heartbeat(self) -> None:
+    from django.utils import timezone
+
+    from conductor.services import heartbeat_record
+
+    now = timezone.now()
+    heartbeat_record(name="beat", kind="beat", at=now)
+    heartbeat_record(name=self.request.hostname or "worker", kind="worker", at=now)
