@@ -16,15 +16,18 @@ app.autodiscover_tasks()
 
 
 @signals.worker_init.connect
-def _check_configuration(**_kwargs) -> None:
-    """Refuse to start a worker on bad configuration, naming the variable."""
-    from conductor.checks import raise_on_errors
-
-    raise_on_errors()
-
-
 @signals.beat_init.connect
-def _check_beat_configuration(**_kwargs) -> None:
+def _check_configuration(**_kwargs) -> None:
+    """Refuse to start a worker or beat on bad configuration, naming the variable.
+
+    Celery logs and swallows exceptions raised by signal receivers; SystemExit is not
+    an Exception, so it does stop the process.
+    """
+    from django.core.exceptions import ImproperlyConfigured
+
     from conductor.checks import raise_on_errors
 
-    raise_on_errors()
+    try:
+        raise_on_errors()
+    except ImproperlyConfigured as exc:
+        raise SystemExit(f"Conductor configuration error: {exc}") from None

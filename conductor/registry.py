@@ -41,9 +41,9 @@ class JobTypeSpec:
     normalizers: Mapping[int, Normalizer] = field(default_factory=dict)
     queue: str = "default"
     priority: str = "normal"
-    timeout_s: int = 300
+    timeout_s: int | None = None  # None: CONDUCTOR_JOBS_DEFAULT_TIMEOUT_S
     max_timeout_s: int = 3600
-    max_retries: int = 3
+    max_retries: int | None = None  # None: CONDUCTOR_JOBS_DEFAULT_MAX_RETRIES
     retry_policy: Mapping[str, Any] | None = None
     breaker: str = ""
     max_concurrency: int | None = None

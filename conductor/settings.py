@@ -45,7 +45,19 @@ def _positive_float(name, default):
     return value
 
 
-DEBUG = _typed("DEBUG", env.bool, False)
+_TRUE = {"1", "true", "yes", "on", "y", "t"}
+_FALSE = {"0", "false", "no", "off", "n", "f", ""}
+
+
+def _strict_bool(name, default):
+    """Like ``env.bool`` but a typo (``DEBUG=ture``) is an error, not silently False."""
+    raw = env.str(name, default=str(default)).strip().lower()
+    if raw not in _TRUE | _FALSE:
+        raise ValueError(f"use one of {', '.join(sorted(_TRUE | _FALSE - {''}))}")
+    return raw in _TRUE
+
+
+DEBUG = _typed("DEBUG", _strict_bool, False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY and DEBUG:
     SECRET_KEY = "insecure-development-key-only-for-DEBUG-mode-" + "x" * 20
@@ -245,15 +257,15 @@ MEDIA_URL = "/media/"
 
 # --- Security (from the environment) --------------------------------------------------
 
-SECURE_SSL_REDIRECT = _typed("SECURE_SSL_REDIRECT", env.bool, False)
-SESSION_COOKIE_SECURE = _typed("SESSION_COOKIE_SECURE", env.bool, False)
-CSRF_COOKIE_SECURE = _typed("CSRF_COOKIE_SECURE", env.bool, False)
+SECURE_SSL_REDIRECT = _typed("SECURE_SSL_REDIRECT", _strict_bool, False)
+SESSION_COOKIE_SECURE = _typed("SESSION_COOKIE_SECURE", _strict_bool, False)
+CSRF_COOKIE_SECURE = _typed("CSRF_COOKIE_SECURE", _strict_bool, False)
 SECURE_HSTS_SECONDS = _typed("SECURE_HSTS_SECONDS", env.int, 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-if _typed("SECURE_PROXY_SSL_HEADER", env.bool, False):
+if _typed("SECURE_PROXY_SSL_HEADER", _strict_bool, False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # Bodies larger than this are refused with 413 before they are parsed.
@@ -326,13 +338,15 @@ CONDUCTOR_API_VERSIONS = ("2",)
 CONDUCTOR_JOBS_PAYLOAD_MAX_BYTES = _positive_int(
     "CONDUCTOR_JOBS_PAYLOAD_MAX_BYTES", 256 * 1024
 )
-CONDUCTOR_JOBS_BULK_MAX = _positive_int("CONDUCTOR_JOBS_BULK_MAX", 10_000)
 CONDUCTOR_JOBS_DEFAULT_TIMEOUT_S = _positive_int(
     "CONDUCTOR_JOBS_DEFAULT_TIMEOUT_S", 300
 )
 CONDUCTOR_JOBS_DEFAULT_MAX_RETRIES = _typed(
     "CONDUCTOR_JOBS_DEFAULT_MAX_RETRIES", env.int, 3
 )
+if not 0 <= CONDUCTOR_JOBS_DEFAULT_MAX_RETRIES <= 100:
+    CONDUCTOR_CONFIG_ERRORS["CONDUCTOR_JOBS_DEFAULT_MAX_RETRIES"] = "must be 0 to 100"
+    CONDUCTOR_JOBS_DEFAULT_MAX_RETRIES = 3
 CONDUCTOR_ENGINE_BATCH_SIZE = _positive_int("CONDUCTOR_ENGINE_BATCH_SIZE", 100)
 CONDUCTOR_ENGINE_LEASE_S = _positive_int("CONDUCTOR_ENGINE_LEASE_S", 30)
 CONDUCTOR_ENGINE_WAKE_BUDGET_S = _positive_float("CONDUCTOR_ENGINE_WAKE_BUDGET_S", 5.0)

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 
 from conductor import registry
@@ -24,9 +25,13 @@ def _registered_fields(spec: registry.JobTypeSpec) -> dict:
         "sample_payload": dict(spec.sample_payload),
         "queue": spec.queue,
         "default_priority": Priority.from_label(spec.priority),
-        "timeout_s": spec.timeout_s,
+        "timeout_s": spec.timeout_s or settings.CONDUCTOR_JOBS_DEFAULT_TIMEOUT_S,
         "max_timeout_s": spec.max_timeout_s,
-        "max_retries": spec.max_retries,
+        "max_retries": (
+            settings.CONDUCTOR_JOBS_DEFAULT_MAX_RETRIES
+            if spec.max_retries is None
+            else spec.max_retries
+        ),
         "retry_policy": dict(spec.retry_policy) if spec.retry_policy else None,
         "breaker": spec.breaker,
         "max_concurrency": spec.max_concurrency,

@@ -1,0 +1,93 @@
+"""Real processes for end-to-end tests: a Celery worker (and beat) on loopback services."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def process_env(database_name: str, **extra) -> dict:
+    """The test process's environment, pointed at the test database."""
+    env = dict(os.environ)
+    url = urlsplit(env["DATABASE_URL"])
+    env["DATABASE_URL"] = urlunsplit(url._replace(path=f"/{database_name}"))
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+class Proc:
+    def __init__(self, args, env, log: Path):
+        self.log = log
+        self.handle = open(log, "wb")  # noqa: SIM115 - closed in stop()
+        self.popen = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=self.handle, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for(self, text: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.output():
+                return
+            if self.popen.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} not seen; output:\n{self.output()[-3000:]}")
+
+    def kill9(self) -> None:
+        os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait(10)
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(10)
+        self.handle.close()
+
+
+@pytest.fixture
+def start_worker(transactional_db, tmp_path):
+    from django.db import connection
+
+    started: list[Proc] = []
+
+    def start(name="w1", concurrency=2, **extra) -> Proc:
+        env = process_env(connection.settings_dict["NAME"], **extra)
+        proc = Proc(
+            [str(BIN / "celery"), "-A", "conductor", "worker", "-l", "info",
+             "-Q", "conductor", "-c", str(concurrency), "-n", f"{name}@%h",
+             "--without-gossip", "--without-mingle"],
+            env, tmp_path / f"{name}.log",
+        )
+        started.append(proc)
+        proc.wait_for("ready.")
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()
+
+
+def wait_until(predicate, timeout: float = 30, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
