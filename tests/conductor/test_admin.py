@@ -36,8 +36,9 @@ def test_job_detail_loads(admin_client):
 def test_operator_override_in_admin_is_journalled(admin_client):
     job_type = JobType.objects.get(name="demo.noop")
     url = reverse("admin:conductor_jobtype_change", args=[job_type.pk])
-    response = admin_client.post(url, {"override_max_retries": "6",
-                                       "override_timeout_s": "", "paused": "on"})
+    response = admin_client.post(
+        url, {"override_max_retries": "6", "override_timeout_s": "", "paused": "on"}
+    )
     assert response.status_code == 302, response.content[:2000]
     job_type.refresh_from_db()
     assert job_type.override_max_retries == 6 and job_type.paused is True

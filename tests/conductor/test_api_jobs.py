@@ -21,9 +21,11 @@ def _run_all():
 
 
 def test_submit_creates_a_pending_job_with_its_event(api):
-    response = api.post_json(JOBS, {"type": "demo.sleep", "payload": {"seconds": 1},
-                                    "priority": "high"},
-                             HTTP_X_TRACE_ID="trace-42")
+    response = api.post_json(
+        JOBS,
+        {"type": "demo.sleep", "payload": {"seconds": 1}, "priority": "high"},
+        HTTP_X_TRACE_ID="trace-42",
+    )
     assert response.status_code == 201
     data = response.json()["data"]
     assert data["state"] == "pending" and data["priority"] == "high"
@@ -36,8 +38,9 @@ def test_submit_creates_a_pending_job_with_its_event(api):
 
 
 def test_schema_errors_name_each_path(api):
-    response = api.post_json(JOBS, {"type": "demo.flaky",
-                                    "payload": {"fail_rate": 2, "error_code": "lower"}})
+    response = api.post_json(
+        JOBS, {"type": "demo.flaky", "payload": {"fail_rate": 2, "error_code": "lower"}}
+    )
     assert response.status_code == 400
     fields = sorted(e["field"] for e in response.json()["errors"])
     assert fields == ["payload.error_code", "payload.fail_rate"]
@@ -88,15 +91,18 @@ def test_idempotency_key_header(api):
 
 
 def test_idempotency_header_and_body_must_agree(api):
-    response = api.post_json(JOBS, {"type": "demo.noop", "idempotency_key": "a"},
-                             HTTP_IDEMPOTENCY_KEY="b")
+    response = api.post_json(
+        JOBS, {"type": "demo.noop", "idempotency_key": "a"}, HTTP_IDEMPOTENCY_KEY="b"
+    )
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "idempotency_key"
 
 
 def test_future_run_at_is_kept_and_not_run_early(api):
     later = timezone.now() + timedelta(hours=1)
-    data = api.post_json(JOBS, {"type": "demo.noop", "run_at": later.isoformat()}).json()
+    data = api.post_json(
+        JOBS, {"type": "demo.noop", "run_at": later.isoformat()}
+    ).json()
     assert data["data"]["run_at"].startswith(later.strftime("%Y-%m-%dT%H:%M"))
     assert _run_all() == 0
     assert Job.objects.get().state == "pending"
@@ -114,9 +120,14 @@ def test_detail_shows_state_attempts_result_and_error(api):
 
 
 def test_failure_records_error_and_schedules_a_retry(api):
-    job_id = api.post_json(JOBS, {"type": "demo.flaky", "max_retries": 1,
-                                  "payload": {"fail_rate": 1, "error_code": "HTTP_5XX"}}
-                           ).json()["data"]["id"]
+    job_id = api.post_json(
+        JOBS,
+        {
+            "type": "demo.flaky",
+            "max_retries": 1,
+            "payload": {"fail_rate": 1, "error_code": "HTTP_5XX"},
+        },
+    ).json()["data"]["id"]
     before = timezone.now()
     _run_all()
     data = api.get(f"{JOBS}/{job_id}").json()["data"]
@@ -130,8 +141,9 @@ def test_failure_records_error_and_schedules_a_retry(api):
 
 
 def test_last_failure_ends_failed_with_every_attempt_on_record(api):
-    job_id = api.post_json(JOBS, {"type": "demo.flaky", "max_retries": 1,
-                                  "payload": {"fail_rate": 1}}).json()["data"]["id"]
+    job_id = api.post_json(
+        JOBS, {"type": "demo.flaky", "max_retries": 1, "payload": {"fail_rate": 1}}
+    ).json()["data"]["id"]
     _run_all()
     Job.objects.filter(id=job_id).update(run_at=timezone.now())  # the retry is due
     _run_all()
@@ -139,26 +151,39 @@ def test_last_failure_ends_failed_with_every_attempt_on_record(api):
     assert data["state"] == "failed" and data["attempts"] == 2
     attempts = api.get(f"{JOBS}/{job_id}/attempts").json()["data"]
     assert [(a["attempt_number"], a["status"]) for a in attempts] == [
-        (1, "failed"), (2, "failed")]
+        (1, "failed"),
+        (2, "failed"),
+    ]
     assert attempts[0]["retry_at"] is not None and attempts[1]["retry_at"] is None
     types = [e["type"] for e in api.get(f"{JOBS}/{job_id}/events").json()["data"]]
-    assert types == ["job.submitted", "job.started", "job.failed", "job.retry_scheduled",
-                     "job.started", "job.failed"]
+    assert types == [
+        "job.submitted",
+        "job.started",
+        "job.failed",
+        "job.retry_scheduled",
+        "job.started",
+        "job.failed",
+    ]
 
 
 def test_events_are_the_jobs_journal_in_order(api):
     job_id = api.post_json(JOBS, {"type": "demo.noop"}).json()["data"]["id"]
     _run_all()
     events = api.get(f"{JOBS}/{job_id}/events").json()["data"]
-    assert [e["type"] for e in events] == ["job.submitted", "job.started",
-                                           "job.succeeded"]
+    assert [e["type"] for e in events] == [
+        "job.submitted",
+        "job.started",
+        "job.succeeded",
+    ]
     assert events[0]["id"] < events[1]["id"] < events[2]["id"]
     assert all(e["subject"] == f"job:{job_id}" for e in events)
 
 
 def test_list_is_newest_first(api):
-    ids = [api.post_json(JOBS, {"type": "demo.noop"}).json()["data"]["id"]
-           for _ in range(3)]
+    ids = [
+        api.post_json(JOBS, {"type": "demo.noop"}).json()["data"]["id"]
+        for _ in range(3)
+    ]
     listed = [j["id"] for j in api.get(JOBS).json()["data"]]
     assert listed == list(reversed(ids))
 
@@ -185,6 +210,8 @@ def test_a_result_that_is_not_json_fails_without_breaking_the_batch(api, monkeyp
     bad = api.post_json(JOBS, {"type": "demo.noop", "payload": {"bad": True}})
     good = api.post_json(JOBS, {"type": "demo.noop", "payload": {}})
     _run_all()
-    assert Job.objects.get(id=bad.json()["data"]["id"]).error["code"] == "RESULT_INVALID"
+    assert (
+        Job.objects.get(id=bad.json()["data"]["id"]).error["code"] == "RESULT_INVALID"
+    )
     assert Job.objects.get(id=good.json()["data"]["id"]).state == "succeeded"
     assert json.dumps(Job.objects.get(id=good.json()["data"]["id"]).result)

@@ -268,8 +268,14 @@ def test_cursor_pagination_walks_every_job_once(api):
     assert len(seen) == 7 and set(seen) == ids
 
 
-def test_bad_cursor_is_404_problem(api):
-    _assert_problem(api.get(f"{JOBS}?cursor=garbage"), 404, "NOT_FOUND")
+def test_bad_cursor_or_page_size_is_400_naming_it(api):
+    body = _assert_problem(api.get(f"{JOBS}?cursor=garbage"), 400, "VALIDATION_ERROR")
+    assert body["errors"][0]["field"] == "cursor"
+    for bad in ("0", "x", "501", "-1"):
+        body = _assert_problem(
+            api.get(f"{JOBS}?page_size={bad}"), 400, "VALIDATION_ERROR"
+        )
+        assert body["errors"][0]["field"] == "page_size"
 
 
 # --- OpenAPI --------------------------------------------------------------------------------

@@ -13,8 +13,16 @@ pytestmark = pytest.mark.django_db
 
 def test_create_api_key_prints_the_key_alone_on_the_last_line():
     out = StringIO()
-    call_command("create_api_key", "--name", "ci", "--scopes", "read,write,admin",
-                 "--tier", "premium", stdout=out)
+    call_command(
+        "create_api_key",
+        "--name",
+        "ci",
+        "--scopes",
+        "read,write,admin",
+        "--tier",
+        "premium",
+        stdout=out,
+    )
     key = out.getvalue().strip().splitlines()[-1]
     row = ApiKey.objects.get(name="ci")
     assert row.scopes == ["read", "write", "admin"] and row.tier == "premium"
@@ -34,7 +42,8 @@ def test_create_api_key_refuses_unknown_scopes():
 def test_sync_job_types_registers_the_demo_types_and_keeps_overrides():
     call_command("sync_job_types", stdout=StringIO())
     assert {"demo.noop", "demo.sleep", "demo.flaky"} <= set(
-        JobType.objects.values_list("name", flat=True))
+        JobType.objects.values_list("name", flat=True)
+    )
     JobType.objects.filter(name="demo.noop").update(override_max_retries=7)
     JobType.objects.create(name="gone.type", schema={})
     out = StringIO()

@@ -26,9 +26,10 @@ def test_anonymous_is_sent_to_the_login_page(client):
 def test_login_then_overview_counts(client, make_user):
     make_user(username="ops", role="viewer", password="pw-123456789")
     _jobs(["pending", "pending", "succeeded", "failed", "running"])
-    response = client.post("/accounts/login/", {"username": "ops",
-                                                "password": "pw-123456789",
-                                                "next": "/dashboard/"})
+    response = client.post(
+        "/accounts/login/",
+        {"username": "ops", "password": "pw-123456789", "next": "/dashboard/"},
+    )
     assert response.status_code == 302 and response["Location"] == "/dashboard/"
     page = client.get("/dashboard/")
     overview = page.context["overview"]

@@ -28,7 +28,11 @@ class Proc:
         self.log = log
         self.handle = open(log, "wb")  # noqa: SIM115 - closed in stop()
         self.popen = subprocess.Popen(
-            args, cwd=ROOT, env=env, stdout=self.handle, stderr=subprocess.STDOUT,
+            args,
+            cwd=ROOT,
+            env=env,
+            stdout=self.handle,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -69,10 +73,24 @@ def start_worker(transactional_db, tmp_path):
     def start(name="w1", concurrency=2, **extra) -> Proc:
         env = process_env(connection.settings_dict["NAME"], **extra)
         proc = Proc(
-            [str(BIN / "celery"), "-A", "conductor", "worker", "-l", "info",
-             "-Q", "conductor", "-c", str(concurrency), "-n", f"{name}@%h",
-             "--without-gossip", "--without-mingle"],
-            env, tmp_path / f"{name}.log",
+            [
+                str(BIN / "celery"),
+                "-A",
+                "conductor",
+                "worker",
+                "-l",
+                "info",
+                "-Q",
+                "conductor",
+                "-c",
+                str(concurrency),
+                "-n",
+                f"{name}@%h",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            env,
+            tmp_path / f"{name}.log",
         )
         started.append(proc)
         proc.wait_for("ready.")

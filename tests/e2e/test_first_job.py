@@ -35,8 +35,9 @@ def test_a_burst_of_submits_each_runs_exactly_once(start_worker, api):
         for _ in range(30)
     ]
     wait_until(
-        lambda: RetryAttempt.objects.filter(job_id__in=ids, status="success").count()
-        == 30,
+        lambda: (
+            RetryAttempt.objects.filter(job_id__in=ids, status="success").count() == 30
+        ),
         timeout=30,
     )
     assert RetryAttempt.objects.filter(job_id__in=ids).count() == 30
