@@ -1,0 +1,1 @@
+"""Built-in job types: the demo types, ``http.request`` and ``email.send``."""
