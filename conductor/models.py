@@ -25,6 +25,17 @@ class Priority(models.IntegerChoices):
         return {p.label: p for p in cls}[label]
 
 
+class DependencyMode(models.TextChoices):
+    ALL = "all"  # every dependency must succeed
+    ANY = "any"  # one success is enough
+
+
+class DependencyFailure(models.TextChoices):
+    ABORT = "abort"  # the dependent fails too
+    CONTINUE = "continue"  # the dependent runs anyway once its dependencies are final
+    RETRY = "retry"  # the failed dependency is retried (a few times), then abort
+
+
 class JobType(models.Model):
     """A registered kind of job. Synced from the code registry; operators may override
     its policy fields in the admin (``override_*`` win over the registered values)."""
@@ -86,7 +97,12 @@ class Job(models.Model):
     state = models.CharField(
         max_length=16, choices=JobState.choices, default=JobState.PENDING
     )
+    # ``priority`` orders the claim; the sweeper ages it upward from ``base_priority``
+    # (what was asked for) so low-priority work never starves.
     priority = models.SmallIntegerField(
+        choices=Priority.choices, default=Priority.NORMAL
+    )
+    base_priority = models.SmallIntegerField(
         choices=Priority.choices, default=Priority.NORMAL
     )
     queue = models.CharField(max_length=64, default="default")
@@ -100,12 +116,41 @@ class Job(models.Model):
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     locked_by = models.CharField(max_length=255, blank=True)
+    attempt_started_at = models.DateTimeField(null=True, blank=True)
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="children",
+    )
+    workflow_run = models.ForeignKey(
+        "WorkflowRun",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="jobs",
+    )
+    workflow_node = models.CharField(max_length=100, blank=True)
+    dependency_mode = models.CharField(
+        max_length=8, choices=DependencyMode.choices, default=DependencyMode.ALL
+    )
+    on_dependency_failure = models.CharField(
+        max_length=8, choices=DependencyFailure.choices, default=DependencyFailure.ABORT
+    )
+    dependency_retries = models.PositiveIntegerField(default=0)
+    has_dependents = models.BooleanField(default=False)
     result = models.JSONField(null=True, blank=True)
+    result_file = models.FileField(upload_to="results/", max_length=500, blank=True)
+    checkpoint = models.JSONField(null=True, blank=True)
     error = models.JSONField(null=True, blank=True)
     progress_pct = models.FloatField(null=True, blank=True)
     progress_stage = models.CharField(max_length=255, blank=True)
     progress_message = models.TextField(blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    cancel_mode = models.CharField(max_length=8, blank=True)
     cancel_reason = models.TextField(blank=True)
+    cancelled_by = models.CharField(max_length=150, blank=True)
     trace_id = models.CharField(max_length=64, blank=True)
     created_by = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -123,10 +168,16 @@ class Job(models.Model):
             ),
         ]
         indexes = [
+            # The claim walks this per job type (fair share), best priority first.
             models.Index(
-                fields=["queue", "-priority", "run_at"],
+                fields=["job_type", "queue", "-priority", "run_at"],
                 condition=Q(state=JobState.PENDING),
                 name="conductor_job_due",
+            ),
+            models.Index(
+                fields=["job_type"],
+                condition=Q(state=JobState.RUNNING),
+                name="conductor_job_running_type",
             ),
             models.Index(
                 fields=["lease_expires_at"],
@@ -140,6 +191,77 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_type_id} {self.id} ({self.state})"
+
+
+class JobDependency(models.Model):
+    """``job`` waits for ``depends_on``."""
+
+    job = models.ForeignKey(
+        Job, on_delete=models.CASCADE, related_name="dependency_rows"
+    )
+    depends_on = models.ForeignKey(
+        Job, on_delete=models.CASCADE, related_name="dependent_rows"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "depends_on"], name="conductor_jobdependency_unique"
+            ),
+            models.CheckConstraint(
+                condition=~Q(job=models.F("depends_on")),
+                name="conductor_jobdependency_not_self",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} waits for {self.depends_on_id}"
+
+
+class Workflow(models.Model):
+    """A named, validated DAG of job nodes (see ``scheduling.dag``)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    definition = models.JSONField()
+    created_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WorkflowRun(models.Model):
+    class State(models.TextChoices):
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workflow = models.ForeignKey(
+        Workflow, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+    definition = models.JSONField(
+        help_text="The definition as it was when the run began."
+    )
+    state = models.CharField(
+        max_length=16, choices=State.choices, default=State.RUNNING
+    )
+    created_by = models.CharField(max_length=150, blank=True)
+    trace_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"run {self.id} of {self.workflow_id} ({self.state})"
 
 
 class RetryAttempt(models.Model):

@@ -1,13 +1,25 @@
 """Reading core data. Views and tasks read through these functions."""
 
+import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
+from conductor import explain
 from conductor.errors import NotFound
-from conductor.models import Event, Heartbeat, Job, JobType, RetryAttempt
+from conductor.models import (
+    Event,
+    Heartbeat,
+    Job,
+    JobType,
+    RetryAttempt,
+    Workflow,
+    WorkflowRun,
+)
 from conductor.states import JobState
 
 
@@ -63,3 +75,171 @@ def due_queues(*, now: datetime) -> list[str]:
 
 def recent_window(*, now: datetime, seconds: int) -> datetime:
     return now - timedelta(seconds=seconds)
+
+
+# --- lists, stats, explain -----------------------------------------------------------
+
+PAYLOAD_PREFIX = "payload."
+
+
+@dataclass(frozen=True)
+class JobFilters:
+    types: tuple[str, ...] = ()
+    states: tuple[str, ...] = ()
+    priorities: tuple[int, ...] = ()
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    finished_after: datetime | None = None
+    finished_before: datetime | None = None
+    run_at_after: datetime | None = None
+    run_at_before: datetime | None = None
+    parent: str | None = None
+    workflow_run: str | None = None
+    payload: tuple[tuple[str, Any], ...] = ()  # (dotted path, value)
+
+
+_RANGES = {
+    "created_after": "created_at__gte",
+    "created_before": "created_at__lt",
+    "finished_after": "finished_at__gte",
+    "finished_before": "finished_at__lt",
+    "run_at_after": "run_at__gte",
+    "run_at_before": "run_at__lt",
+}
+
+
+def jobs_filtered(*, filters: JobFilters) -> QuerySet[Job]:
+    jobs = Job.objects.all()
+    if filters.types:
+        jobs = jobs.filter(job_type__in=filters.types)
+    if filters.states:
+        jobs = jobs.filter(state__in=filters.states)
+    if filters.priorities:
+        jobs = jobs.filter(base_priority__in=filters.priorities)
+    for name, lookup in _RANGES.items():
+        if getattr(filters, name) is not None:
+            jobs = jobs.filter(**{lookup: getattr(filters, name)})
+    if filters.parent:
+        jobs = jobs.filter(parent_id=filters.parent)
+    if filters.workflow_run:
+        jobs = jobs.filter(workflow_run_id=filters.workflow_run)
+    for path, value in filters.payload:
+        jobs = jobs.filter(**{"payload__" + path.replace(".", "__"): value})
+    return jobs
+
+
+def job_dependencies(*, job: Job) -> QuerySet[Job]:
+    return Job.objects.filter(dependent_rows__job=job).order_by("created_at")
+
+
+def job_dependents(*, job: Job) -> QuerySet[Job]:
+    return Job.objects.filter(dependency_rows__depends_on=job).order_by("created_at")
+
+
+@dataclass(frozen=True)
+class RunTimeStats:
+    samples: int
+    avg_ms: float | None
+    p95_ms: float | None
+
+
+STATS_SAMPLE = 500
+
+
+def job_type_stats(*, name: str) -> RunTimeStats:
+    """Average and 95th percentile run time of the last successful attempts."""
+    durations = sorted(
+        RetryAttempt.objects.filter(
+            job__job_type=name,
+            status=RetryAttempt.Status.SUCCESS,
+            duration_ms__isnull=False,
+        )
+        .order_by("-finished_at")
+        .values_list("duration_ms", flat=True)[:STATS_SAMPLE]
+    )
+    if not durations:
+        return RunTimeStats(0, None, None)
+    p95 = durations[min(len(durations) - 1, math.ceil(0.95 * len(durations)) - 1)]
+    return RunTimeStats(len(durations), round(sum(durations) / len(durations), 1), p95)
+
+
+def job_explain(*, job: Job, now: datetime) -> list[dict]:
+    job_type = job.job_type
+    running = 0
+    if job_type.max_concurrency is not None:
+        running = Job.objects.filter(job_type=job_type, state=JobState.RUNNING).count()
+    facts = explain.Facts(
+        state=job.state,
+        now=now,
+        run_at=job.run_at,
+        attempts=job.attempts,
+        max_retries=job.max_retries,
+        type_paused=job_type.paused,
+        max_concurrency=job_type.max_concurrency,
+        running_of_type=running,
+        ahead=_ahead(job, now) if job.state == JobState.PENDING else 0,
+        workers_seen=heartbeats_since(since=now - timedelta(minutes=2))
+        .filter(kind="worker")
+        .count(),
+        dependencies=_dependency_states(job),
+        dependency_mode=job.dependency_mode,
+        locked_by=job.locked_by,
+        lease_expires_at=job.lease_expires_at,
+        progress_pct=job.progress_pct,
+        cancel_requested=bool(job.cancel_requested_at),
+        finished_at=job.finished_at,
+        error=job.error,
+        breaker=job.breaker,
+    )
+    return explain.explain(facts)
+
+
+def _ahead(job: Job, now: datetime) -> int:
+    due = Job.objects.filter(state=JobState.PENDING, queue=job.queue, run_at__lte=now)
+    better = Q(priority__gt=job.priority) | Q(
+        priority=job.priority, run_at__lt=job.run_at
+    )
+    return due.filter(better).count()
+
+
+def _dependency_states(job: Job) -> dict[str, str]:
+    rows = job.dependency_rows.values_list("depends_on_id", "depends_on__state")
+    return {str(dep): state for dep, state in rows}
+
+
+def job_progress(*, job: Job, now: datetime) -> dict[str, Any]:
+    """Progress with an ETA: time so far * what is left / what is done."""
+    eta_s = None
+    pct = job.progress_pct
+    if job.state == JobState.RUNNING and pct and job.attempt_started_at and pct < 100:
+        elapsed = (now - job.attempt_started_at).total_seconds()
+        eta_s = round(max(elapsed, 0) * (100 - pct) / pct, 1)
+    return {
+        "pct": pct,
+        "stage": job.progress_stage,
+        "message": job.progress_message,
+        "eta_s": eta_s,
+        "updated_at": job.updated_at,
+    }
+
+
+def workflow_list() -> QuerySet[Workflow]:
+    return Workflow.objects.order_by("name")
+
+
+def workflow_get(*, name: str) -> Workflow:
+    try:
+        return Workflow.objects.get(name=name)
+    except Workflow.DoesNotExist:
+        raise NotFound(f"no workflow named {name!r}") from None
+
+
+def workflow_run_get(*, id: str | UUID) -> WorkflowRun:
+    try:
+        return WorkflowRun.objects.select_related("workflow").get(id=id)
+    except (WorkflowRun.DoesNotExist, ValidationError, ValueError):
+        raise NotFound(f"no workflow run with id {id}") from None
+
+
+def workflow_run_jobs(*, run: WorkflowRun) -> QuerySet[Job]:
+    return run.jobs.order_by("created_at")

@@ -334,6 +334,36 @@ LOGGING = {
     },
 }
 
+# --- E-mail (email.send, alerts) ------------------------------------------------------
+# EMAIL_URL: consolemail:// (default: printed by the worker), smtp://user:pass@host:25,
+# smtp+tls://…:587, smtp+ssl://…:465. Used by email.send and Django's own mail.
+
+
+def _email_url(name, default):
+    """Like ``_typed`` but the error never repeats the URL: it may hold a password."""
+    try:
+        return env.email_url(name, default=default)
+    except Exception as exc:
+        CONDUCTOR_CONFIG_ERRORS[name] = f"cannot parse the e-mail URL: {exc}"
+        return env.email_url_config(default)
+
+
+_EMAIL = _email_url("EMAIL_URL", "consolemail://")
+EMAIL_BACKEND = _EMAIL["EMAIL_BACKEND"]
+EMAIL_HOST = _EMAIL.get("EMAIL_HOST") or "localhost"
+EMAIL_HOST_USER = _EMAIL.get("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = _EMAIL.get("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = bool(_EMAIL.get("EMAIL_USE_TLS"))
+EMAIL_USE_SSL = bool(_EMAIL.get("EMAIL_USE_SSL"))
+EMAIL_PORT = _EMAIL.get("EMAIL_PORT") or (
+    465 if EMAIL_USE_SSL else 587 if EMAIL_USE_TLS else 25
+)
+EMAIL_FILE_PATH = _EMAIL.get("EMAIL_FILE_PATH") or str(VAR_DIR / "mail")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="conductor@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Django's SMTP backend waits forever by default; a worker must not.
+EMAIL_TIMEOUT = _positive_float("CONDUCTOR_EMAIL_TIMEOUT_S", 30.0)
+
 # --- Conductor product knobs ----------------------------------------------------------
 
 CONDUCTOR_API_VERSIONS = ("2",)
@@ -355,8 +385,23 @@ CONDUCTOR_ENGINE_WAKE_BUDGET_S = _positive_float("CONDUCTOR_ENGINE_WAKE_BUDGET_S
 CONDUCTOR_ENGINE_SWEEP_INTERVAL_S = _positive_float(
     "CONDUCTOR_ENGINE_SWEEP_INTERVAL_S", 5.0
 )
+CONDUCTOR_ENGINE_AGING_S = _positive_int("CONDUCTOR_ENGINE_AGING_S", 60)
+CONDUCTOR_JOBS_BULK_MAX = _positive_int("CONDUCTOR_JOBS_BULK_MAX", 10_000)
+CONDUCTOR_JOBS_EXECUTE_MAX_WAIT_S = _positive_int(
+    "CONDUCTOR_JOBS_EXECUTE_MAX_WAIT_S", 60
+)
 CONDUCTOR_API_JSON_MAX_DEPTH = _positive_int("CONDUCTOR_API_JSON_MAX_DEPTH", 64)
 CONDUCTOR_DEMO_USERNAME = env.str("DJANGO_SUPERUSER_USERNAME", default="admin")
+# Outbound HTTP (conductor.egress): hosts, addresses or CIDR networks the SSRF guard
+# lets through although they are loopback/private; empty refuses every such target.
+CONDUCTOR_EGRESS_ALLOW_HOSTS = _typed("CONDUCTOR_EGRESS_ALLOW_HOSTS", env.list, [])
+CONDUCTOR_EGRESS_TIMEOUT_S = _positive_float("CONDUCTOR_EGRESS_TIMEOUT_S", 15.0)
+CONDUCTOR_EGRESS_MAX_RESPONSE_BYTES = _positive_int(
+    "CONDUCTOR_EGRESS_MAX_RESPONSE_BYTES", 1024 * 1024
+)
+CONDUCTOR_EMAIL_MAX_ATTACHMENT_BYTES = _positive_int(
+    "CONDUCTOR_EMAIL_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024
+)
 
 CELERY_BEAT_SCHEDULE = {
     "conductor.sweep": {

@@ -1,5 +1,7 @@
 """Input and output shapes of the core API. Names are globally unique (OpenAPI)."""
 
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from conductor.models import Event, Job, JobType, Priority, RetryAttempt
@@ -21,24 +23,124 @@ class StrictInput(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+class JobDependsOnIn(serializers.Serializer):
+    jobs = serializers.ListField(child=serializers.UUIDField(), max_length=1000)
+    mode = serializers.ChoiceField(choices=["all", "any"], required=False)
+    on_failure = serializers.ChoiceField(
+        choices=["abort", "continue", "retry"], required=False
+    )
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "array", "items": {"type": "string", "format": "uuid"}},
+            {"$ref": "#/components/schemas/JobDependsOnIn"},
+        ]
+    }
+)
+class DependsOnField(serializers.JSONField):
+    """A list of job ids, or ``{"jobs": [...], "mode", "on_failure"}``."""
+
+
+@extend_schema_field({"type": "object", "additionalProperties": True})
+class PayloadField(serializers.JSONField):
+    """A JSON object validated against the job type's own JSON Schema."""
+
+
 class JobSubmitIn(StrictInput):
+    """Parsed by ``conductor.api.job_input`` (fast, also for bulk); described here."""
+
     type = serializers.CharField(max_length=100)
-    payload = serializers.JSONField(required=False, default=dict)
+    payload = PayloadField(required=False, default=dict)
     priority = serializers.ChoiceField(choices=PRIORITY_LABELS, required=False)
     idempotency_key = serializers.CharField(max_length=255, required=False)
     run_at = serializers.DateTimeField(required=False)
     max_retries = serializers.IntegerField(min_value=0, max_value=10, required=False)
+    timeout_s = serializers.IntegerField(min_value=1, required=False)
+    parent = serializers.UUIDField(required=False, help_text="inherits its priority")
+    depends_on = DependsOnField(required=False)
+    dependency_mode = serializers.ChoiceField(choices=["all", "any"], required=False)
+    on_dependency_failure = serializers.ChoiceField(
+        choices=["abort", "continue", "retry"], required=False
+    )
+
+
+class JobBulkIn(serializers.Serializer):
+    jobs = JobSubmitIn(many=True, max_length=10_000)
+
+
+class JobBulkOut(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.UUIDField())
+    created = serializers.IntegerField()
+    replayed = serializers.IntegerField()
+
+
+class JobExecuteIn(JobSubmitIn):
+    wait_s = serializers.FloatField(
+        min_value=0, required=False, help_text="how long to wait for the result"
+    )
+
+
+class JobCancelIn(StrictInput):
+    reason = serializers.CharField(max_length=2000)
+    mode = serializers.ChoiceField(choices=["graceful", "forced"], default="graceful")
+    propagate = serializers.BooleanField(default=False)
+
+
+class JobRetryIn(StrictInput):
+    reason = serializers.CharField(max_length=2000, required=False, default="")
+
+
+class JobReasonOut(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    data = serializers.DictField()
+
+
+class JobExplainOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    state = serializers.CharField()
+    reasons = JobReasonOut(many=True)
+
+
+class JobResultFileOut(serializers.Serializer):
+    name = serializers.CharField()
+    size = serializers.IntegerField(allow_null=True)
+    url = serializers.CharField()
+
+
+class JobResultOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    state = serializers.CharField()
+    result = serializers.JSONField(allow_null=True)
+    file = JobResultFileOut(allow_null=True)
 
 
 class JobProgressOut(serializers.Serializer):
     pct = serializers.FloatField(allow_null=True)
     stage = serializers.CharField()
     message = serializers.CharField()
+    eta_s = serializers.FloatField(allow_null=True)
+    updated_at = serializers.DateTimeField()
+
+
+class JobProgressDetailOut(JobProgressOut):
+    id = serializers.UUIDField()
+    state = serializers.CharField()
 
 
 class JobErrorOut(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
+
+
+class JobSummaryOut(serializers.ModelSerializer):
+    type = serializers.CharField(source="job_type_id")
+
+    class Meta:
+        model = Job
+        fields = ["id", "type", "state", "attempts", "created_at", "finished_at"]
 
 
 class JobOut(serializers.ModelSerializer):
@@ -73,17 +175,23 @@ class JobOut(serializers.ModelSerializer):
             "started_at",
             "finished_at",
             "updated_at",
+            "parent",
+            "workflow_run",
+            "workflow_node",
+            "dependency_mode",
+            "on_dependency_failure",
+            "cancel_reason",
+            "cancelled_by",
         ]
 
     def get_priority(self, job: Job) -> str:
         return Priority(job.priority).label
 
-    def get_progress(self, job: Job) -> JobProgressOut:
-        return {
-            "pct": job.progress_pct,
-            "stage": job.progress_stage,
-            "message": job.progress_message,
-        }
+    @extend_schema_field(JobProgressOut)
+    def get_progress(self, job: Job) -> dict:
+        from conductor.selectors import job_progress
+
+        return JobProgressOut(job_progress(job=job, now=timezone.now())).data
 
 
 class JobAttemptOut(serializers.ModelSerializer):
@@ -114,8 +222,15 @@ class EventOut(serializers.ModelSerializer):
         return f"{event.subject_type}:{event.subject_id}"
 
 
+class RunTimeOut(serializers.Serializer):
+    samples = serializers.IntegerField()
+    avg_ms = serializers.FloatField(allow_null=True)
+    p95_ms = serializers.FloatField(allow_null=True)
+
+
 class JobTypeOut(serializers.ModelSerializer):
     default_priority = serializers.SerializerMethodField()
+    run_time = serializers.SerializerMethodField()
 
     class Meta:
         model = JobType
@@ -134,7 +249,14 @@ class JobTypeOut(serializers.ModelSerializer):
             "max_concurrency",
             "registered",
             "paused",
+            "run_time",
         ]
 
     def get_default_priority(self, job_type: JobType) -> str:
         return Priority(job_type.default_priority).label
+
+    @extend_schema_field(RunTimeOut)
+    def get_run_time(self, job_type: JobType) -> dict:
+        from conductor.selectors import job_type_stats
+
+        return RunTimeOut(job_type_stats(name=job_type.name)).data

@@ -9,7 +9,7 @@ from drf_spectacular.views import (
 from rest_framework.negotiation import DefaultContentNegotiation
 
 from conductor.api import openapi  # noqa: F401 - registers the auth extension
-from conductor.api.views import job_types, jobs
+from conductor.api.views import job_types, jobs, workflows
 
 app_name = "api"
 
@@ -36,9 +36,51 @@ urlpatterns = [
     path("docs/", SwaggerApi.as_view(url_name="api:schema"), name="swagger"),
     path("redoc/", RedocApi.as_view(url_name="api:schema"), name="redoc"),
     path("jobs", jobs.JobsApi.as_view(), name="jobs"),
+    path("jobs/bulk", jobs.JobsBulkApi.as_view(), name="jobs-bulk"),
+    path("jobs/execute", jobs.JobExecuteApi.as_view(), name="jobs-execute"),
     path("jobs/<str:id>", jobs.JobDetailApi.as_view(), name="job-detail"),
     path("jobs/<str:id>/attempts", jobs.JobAttemptsApi.as_view(), name="job-attempts"),
     path("jobs/<str:id>/events", jobs.JobEventsApi.as_view(), name="job-events"),
+    path("jobs/<str:id>/progress", jobs.JobProgressApi.as_view(), name="job-progress"),
+    path("jobs/<str:id>/result", jobs.JobResultApi.as_view(), name="job-result"),
+    path(
+        "jobs/<str:id>/result/download",
+        jobs.JobResultDownloadApi.as_view(),
+        name="job-result-download",
+    ),
+    path("jobs/<str:id>/cancel", jobs.JobCancelApi.as_view(), name="job-cancel"),
+    path("jobs/<str:id>/retry", jobs.JobRetryApi.as_view(), name="job-retry"),
+    path("jobs/<str:id>/resume", jobs.JobResumeApi.as_view(), name="job-resume"),
+    path("jobs/<str:id>/explain", jobs.JobExplainApi.as_view(), name="job-explain"),
+    path(
+        "jobs/<str:id>/dependencies",
+        jobs.JobDependenciesApi.as_view(),
+        name="job-dependencies",
+    ),
+    path(
+        "jobs/<str:id>/dependents",
+        jobs.JobDependentsApi.as_view(),
+        name="job-dependents",
+    ),
+    path("workflows", workflows.WorkflowsApi.as_view(), name="workflows"),
+    path(
+        "workflows/validate",
+        workflows.WorkflowValidateApi.as_view(),
+        name="workflows-validate",
+    ),
+    path(
+        "workflows/<str:name>", workflows.WorkflowDetailApi.as_view(), name="workflow"
+    ),
+    path(
+        "workflows/<str:name>/run",
+        workflows.WorkflowRunApi.as_view(),
+        name="workflow-run",
+    ),
+    path(
+        "workflow-runs/<str:id>",
+        workflows.WorkflowRunDetailApi.as_view(),
+        name="workflow-run-detail",
+    ),
     path("job-types", job_types.JobTypesApi.as_view(), name="job-types"),
     path("job-types/<str:name>", job_types.JobTypeDetailApi.as_view(), name="job-type"),
 ]

@@ -1,23 +1,34 @@
 """Claim a batch of due jobs for one worker, in one transaction.
 
-PostgreSQL: one ``UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED)`` statement, so
-concurrent workers never claim the same job and never wait for each other. SQLite (the
-embedded default) has a single writer: the IMMEDIATE transaction already serialises
-claimers, so a plain select-then-conditional-update is correct there.
+Order: best ``priority`` first (the sweeper ages waiting jobs upward, so low work is
+never starved), and within a priority round-robin across job types (fair share: one
+type with 10,000 queued jobs does not hold back another type's one), then oldest
+``run_at``. Paused types are skipped; a type with ``max_concurrency`` gets only its free
+slots.
 
-The claim also writes, in the same transaction, one ``RetryAttempt`` row (status
-``pending``) per job and a ``job.started`` event, so a worker that dies right after
-claiming leaves a visible trace for the sweeper.
+PostgreSQL: one statement walks each job type's slice of the partial index
+``conductor_job_due`` with ``FOR UPDATE SKIP LOCKED`` (so concurrent workers never
+claim the same job and never wait for each other), ranks the rows per type and updates
+the chosen ones. Types with a concurrency limit have their rows locked first, so two
+workers cannot both fill the last slot. SQLite (the embedded default) has a single
+writer: the IMMEDIATE transaction already serialises claimers, so the same choice is
+made in Python with a select-then-conditional-update.
+
+The claim also writes one ``RetryAttempt`` row (status ``pending``) per job and a
+``job.started`` event, so a worker that dies right after claiming leaves a trace for
+the sweeper.
 """
 
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import zip_longest
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Count
 
-from conductor.models import Job, RetryAttempt
+from conductor.models import Job, JobType, RetryAttempt
 from conductor.services.events import NewEvent, events_record
 from conductor.states import JobState
 
@@ -31,22 +42,41 @@ class ClaimedJob:
     max_retries: int
     timeout_s: int
     trace_id: str
+    has_dependents: bool = False
+    checkpoint: Any = None
 
 
-_CLAIM_SQL = """
-WITH due AS (
-    SELECT id FROM conductor_job
-    WHERE state = 'pending' AND queue = %(queue)s AND run_at <= %(now)s
-    ORDER BY priority DESC, run_at, id
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
+_COLUMNS = (
+    "id, type, payload, attempts, max_retries, timeout_s, trace_id, has_dependents, "
+    "checkpoint"
+)
+
+_CLAIM_SQL = f"""
+WITH locked AS (
+    SELECT c.id, c.type, c.priority, c.run_at
+    FROM conductor_jobtype AS t
+    CROSS JOIN LATERAL (
+        SELECT j.id, j.type, j.priority, j.run_at FROM conductor_job AS j
+        WHERE j.type = t.name AND j.queue = %(queue)s AND j.state = 'pending'
+          AND j.run_at <= %(now)s
+        ORDER BY j.priority DESC, j.run_at
+        LIMIT LEAST(%(limit)s, COALESCE((%(allow)s::jsonb ->> t.name)::int, %(limit)s))
+        FOR UPDATE SKIP LOCKED
+    ) AS c
+    WHERE NOT t.paused
+), ranked AS (
+    SELECT id, priority, run_at,
+           row_number() OVER (PARTITION BY type ORDER BY priority DESC, run_at) AS rn
+    FROM locked
+), chosen AS (
+    SELECT id FROM ranked ORDER BY priority DESC, rn, run_at LIMIT %(limit)s
 )
 UPDATE conductor_job AS j
 SET state = 'running', attempts = j.attempts + 1, lease_expires_at = %(lease)s,
     locked_by = %(worker)s, started_at = COALESCE(j.started_at, %(now)s),
-    updated_at = %(now)s
-FROM due WHERE j.id = due.id
-RETURNING j.id, j.type, j.payload, j.attempts, j.max_retries, j.timeout_s, j.trace_id
+    attempt_started_at = %(now)s, updated_at = %(now)s
+FROM chosen WHERE j.id = chosen.id
+RETURNING {", ".join("j." + c.strip() for c in _COLUMNS.split(","))}
 """
 
 
@@ -55,22 +85,43 @@ def claim_batch(
 ) -> list[ClaimedJob]:
     lease = now + timedelta(seconds=lease_s)
     with transaction.atomic():
+        allowance = _free_slots()
         if connection.vendor == "postgresql":
-            claimed = _claim_postgresql(queue, worker, limit, now, lease)
+            claimed = _claim_postgresql(queue, worker, limit, now, lease, allowance)
         else:
-            claimed = _claim_single_writer(queue, worker, limit, now, lease)
+            claimed = _claim_single_writer(queue, worker, limit, now, lease, allowance)
         if claimed:
             _record_start(claimed, worker=worker, now=now)
     return claimed
 
 
-def _claim_postgresql(queue, worker, limit, now, lease) -> list[ClaimedJob]:
+def _free_slots() -> dict[str, int]:
+    """Free slots of every type with a concurrency limit; their rows stay locked."""
+    limited = dict(
+        JobType.objects.select_for_update()
+        .filter(max_concurrency__isnull=False)
+        .order_by("name")
+        .values_list("name", "max_concurrency")
+    )
+    if not limited:
+        return {}
+    running = dict(
+        Job.objects.filter(state=JobState.RUNNING, job_type__in=list(limited))
+        .order_by()
+        .values_list("job_type")
+        .annotate(n=Count("id"))
+    )
+    return {name: max(0, cap - running.get(name, 0)) for name, cap in limited.items()}
+
+
+def _claim_postgresql(queue, worker, limit, now, lease, allowance) -> list[ClaimedJob]:
     params = {
         "queue": queue,
         "worker": worker,
         "limit": limit,
         "now": now,
         "lease": lease,
+        "allow": json.dumps(allowance),
     }
     with connection.cursor() as cursor:
         cursor.execute(_CLAIM_SQL, params)
@@ -78,13 +129,19 @@ def _claim_postgresql(queue, worker, limit, now, lease) -> list[ClaimedJob]:
     return [_claimed(*row) for row in rows]
 
 
-def _claim_single_writer(queue, worker, limit, now, lease) -> list[ClaimedJob]:
-    due = Job.objects.filter(state=JobState.PENDING, queue=queue, run_at__lte=now)
-    ids = list(
-        due.order_by("-priority", "run_at", "id").values_list("id", flat=True)[:limit]
-    )
-    if not ids:
-        return []
+def _claim_single_writer(
+    queue, worker, limit, now, lease, allowance
+) -> list[ClaimedJob]:
+    per_type = []
+    for name in JobType.objects.filter(paused=False).values_list("name", flat=True):
+        cap = min(limit, allowance.get(name, limit))
+        due = Job.objects.filter(
+            job_type=name, state=JobState.PENDING, queue=queue, run_at__lte=now
+        ).order_by("-priority", "run_at")
+        per_type.append(list(due.values_list("id", "priority", "run_at")[:cap]))
+    ranked = [row for tier in zip_longest(*per_type) for row in tier if row]
+    ranked.sort(key=lambda row: -row[1])  # stable: round-robin kept within a priority
+    ids = [row[0] for row in ranked[:limit]]
     jobs = list(Job.objects.filter(id__in=ids, state=JobState.PENDING))
     for job in jobs:
         job.state = JobState.RUNNING
@@ -92,38 +149,56 @@ def _claim_single_writer(queue, worker, limit, now, lease) -> list[ClaimedJob]:
         job.lease_expires_at = lease
         job.locked_by = worker
         job.started_at = job.started_at or now
+        job.attempt_started_at = now
         job.updated_at = now
-    Job.objects.bulk_update(
-        jobs,
-        [
-            "state",
-            "attempts",
-            "lease_expires_at",
-            "locked_by",
-            "started_at",
-            "updated_at",
-        ],
-    )
-    return [
-        _claimed(
-            j.id,
-            j.job_type_id,
-            j.payload,
-            j.attempts,
-            j.max_retries,
-            j.timeout_s,
-            j.trace_id,
-        )
-        for j in jobs
-    ]
+    Job.objects.bulk_update(jobs, _CLAIM_FIELDS)
+    order = {job_id: index for index, job_id in enumerate(ids)}
+    jobs.sort(key=lambda job: order[job.id])
+    return [_claimed(*(_field(job, c) for c in _COLUMNS.split(","))) for job in jobs]
+
+
+_CLAIM_FIELDS = [
+    "state",
+    "attempts",
+    "lease_expires_at",
+    "locked_by",
+    "started_at",
+    "attempt_started_at",
+    "updated_at",
+]
+
+
+def _field(job: Job, column: str):
+    column = column.strip()
+    return job.job_type_id if column == "type" else getattr(job, column)
 
 
 def _claimed(
-    id, type, payload, attempt, max_retries, timeout_s, trace_id
+    id,
+    type,
+    payload,
+    attempt,
+    max_retries,
+    timeout_s,
+    trace_id,
+    has_dependents,
+    checkpoint,
 ) -> ClaimedJob:
     if isinstance(payload, str | bytes):
         payload = json.loads(payload)
-    return ClaimedJob(str(id), type, payload, attempt, max_retries, timeout_s, trace_id)
+    if isinstance(checkpoint, str | bytes):
+        checkpoint = json.loads(checkpoint)
+    return ClaimedJob(
+        str(id),
+        type,
+        payload,
+        attempt,
+        max_retries,
+        timeout_s,
+        trace_id,
+        has_dependents,
+        checkpoint,
+    )
 
 
 def _record_start(claimed: list[ClaimedJob], *, worker: str, now: datetime) -> None:

@@ -8,24 +8,15 @@ twice. Attempt rows and journal events are written for the jobs that were update
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection, transaction
 
-from conductor.engine.claim import ClaimedJob
-from conductor.engine.outcome import Failed, Outcome, RetryAt, Succeeded
+from conductor.engine.execute import Finished
+from conductor.engine.outcome import Cancelled, Failed, Outcome, RetryAt, Succeeded
 from conductor.models import Job, RetryAttempt
 from conductor.services.events import NewEvent, events_record
 from conductor.states import JobState
-
-
-@dataclass(frozen=True)
-class Finished:
-    job: ClaimedJob
-    outcome: Outcome
-    finished_at: datetime
-    duration_ms: int
 
 
 def complete_batch(*, finished: Sequence[Finished], worker: str, now: datetime) -> int:
@@ -42,24 +33,59 @@ def complete_batch(*, finished: Sequence[Finished], worker: str, now: datetime) 
             for f in done:
                 _update_attempt_single(f)
         events_record((e for f in done for e in _events(f, worker)), at=now)
+        _follow_up(done)
     return len(done)
 
 
+def _follow_up(done: Sequence[Finished]) -> None:
+    """Jobs that ended and have dependents (or a workflow run) move those on."""
+    ended = [
+        f.job.id
+        for f in done
+        if f.job.has_dependents and not isinstance(f.outcome, RetryAt)
+    ]
+    if ended:
+        from conductor.services.dependencies import dependents_resolve
+
+        dependents_resolve(finished=ended)
+
+
+_STATES = {
+    Succeeded: JobState.SUCCEEDED,
+    RetryAt: JobState.PENDING,
+    Failed: JobState.FAILED,
+    Cancelled: JobState.CANCELLED,
+}
+
+
 def _state(outcome: Outcome) -> str:
-    if isinstance(outcome, Succeeded):
-        return JobState.SUCCEEDED
-    if isinstance(outcome, RetryAt):
-        return JobState.PENDING
-    return JobState.FAILED
+    return _STATES[type(outcome)]
+
+
+def _error(outcome: Outcome) -> dict | None:
+    if isinstance(outcome, RetryAt | Failed):
+        return outcome.error.as_dict()
+    if isinstance(outcome, Cancelled):
+        return {"code": "CANCELLED", "message": "stopped on a cancel request"}
+    return None
 
 
 def _job_values(f: Finished) -> tuple:
     o = f.outcome
     result = json.dumps(o.result) if isinstance(o, Succeeded) else None
-    error = None if isinstance(o, Succeeded) else json.dumps(o.error.as_dict())
+    error = _error(o)
     run_at = o.when if isinstance(o, RetryAt) else None
     finished_at = None if isinstance(o, RetryAt) else f.finished_at
-    return (f.job.id, f.job.attempt, _state(o), result, error, run_at, finished_at)
+    return (
+        f.job.id,
+        f.job.attempt,
+        _state(o),
+        result,
+        json.dumps(error) if error else None,
+        run_at,
+        finished_at,
+        f.result_file,
+    )
 
 
 _JOBS_SQL = """
@@ -67,8 +93,11 @@ UPDATE conductor_job AS j
 SET state = v.state, result = v.result::jsonb, error = v.error::jsonb,
     run_at = COALESCE(v.run_at::timestamptz, j.run_at),
     finished_at = v.finished_at::timestamptz,
+    result_file = COALESCE(NULLIF(v.result_file, ''), j.result_file),
+    progress_pct = CASE WHEN v.state = 'succeeded' THEN 100 ELSE j.progress_pct END,
     lease_expires_at = NULL, locked_by = '', updated_at = %s
-FROM (VALUES {rows}) AS v(id, attempt, state, result, error, run_at, finished_at)
+FROM (VALUES {rows})
+    AS v(id, attempt, state, result, error, run_at, finished_at, result_file)
 WHERE j.id = v.id::uuid AND j.attempts = v.attempt::int
   AND j.state = 'running' AND j.locked_by = %s
 RETURNING j.id
@@ -76,7 +105,7 @@ RETURNING j.id
 
 
 def _update_jobs_postgresql(finished, worker, now) -> set[str]:
-    rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(finished))
+    rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(finished))
     params = [now, *(v for f in finished for v in _job_values(f)), worker]
     with connection.cursor() as cursor:
         cursor.execute(_JOBS_SQL.format(rows=rows), params)
@@ -85,14 +114,17 @@ def _update_jobs_postgresql(finished, worker, now) -> set[str]:
 
 def _attempt_values(f: Finished) -> tuple:
     o = f.outcome
-    error = None if isinstance(o, Succeeded) else o.error
+    error = o.error if isinstance(o, RetryAt | Failed) else None
+    code = "CANCELLED" if isinstance(o, Cancelled) else (error.code if error else "")
     return (
         f.job.id,
         f.job.attempt,
-        RetryAttempt.Status.SUCCESS if error is None else RetryAttempt.Status.FAILED,
+        RetryAttempt.Status.SUCCESS
+        if isinstance(o, Succeeded)
+        else RetryAttempt.Status.FAILED,
         f.finished_at,
         f.duration_ms,
-        error.code if error else "",
+        code,
         error.message if error else "",
         error.traceback if error else "",
         o.when if isinstance(o, RetryAt) else None,
@@ -120,12 +152,12 @@ def _update_attempts_postgresql(done: Sequence[Finished]) -> None:
 
 
 def _update_job_single(f: Finished, worker: str, now: datetime) -> bool:
-    _id, attempt, state, _result, _error, run_at, finished_at = _job_values(f)
+    _id, attempt, state, _result, _error, run_at, finished_at, _file = _job_values(f)
     o = f.outcome
     changes = {
         "state": state,
         "result": o.result if isinstance(o, Succeeded) else None,
-        "error": None if isinstance(o, Succeeded) else o.error.as_dict(),
+        "error": _error(o),
         "finished_at": finished_at,
         "lease_expires_at": None,
         "locked_by": "",
@@ -133,6 +165,10 @@ def _update_job_single(f: Finished, worker: str, now: datetime) -> bool:
     }
     if run_at is not None:
         changes["run_at"] = run_at
+    if f.result_file:
+        changes["result_file"] = f.result_file
+    if isinstance(o, Succeeded):
+        changes["progress_pct"] = 100
     mine = Job.objects.filter(
         id=f.job.id, attempts=attempt, state=JobState.RUNNING, locked_by=worker
     )

@@ -20,7 +20,7 @@ class JobError(Exception):
         self.retryable = retryable
 
 
-class Cancelled(Exception):
+class JobCancelled(Exception):
     """Raised in a handler by ``ctx.raise_if_cancelled()`` after a cancel request."""
 
 
@@ -34,16 +34,31 @@ def _ignore(*_args: Any, **_kwargs: Any) -> None:
 
 @dataclass
 class JobContext:
+    """Handed to every handler. ``last_checkpoint`` is what an earlier attempt saved."""
+
     job_id: str
     job_type: str
     attempt: int
     trace_id: str = ""
+    last_checkpoint: Any = None
     cancel_requested: Callable[[], bool] = field(default=_never, repr=False)
     on_progress: Callable[..., None] = field(default=_ignore, repr=False)
+    on_checkpoint: Callable[[Any], None] = field(default=_ignore, repr=False)
+    on_file: Callable[..., str] = field(default=_ignore, repr=False)
 
     def progress(self, pct: float, stage: str = "", message: str = "") -> None:
-        """Report progress (0 to 100). Writes are throttled by the engine."""
-        self.on_progress(max(0.0, min(100.0, float(pct))), stage, message)
+        """Report progress (0 to 100). Writes are throttled to 4 per second."""
+        self.on_progress(max(0.0, min(100.0, float(pct))), stage[:255], message[:2000])
+
+    def checkpoint(self, data: Any) -> None:
+        """Save JSON ``data``; a retry (or a run after a crash) gets it back as
+        ``ctx.last_checkpoint`` and can resume instead of starting over."""
+        self.on_checkpoint(data)
+        self.last_checkpoint = data
+
+    def save_file(self, name: str, content: bytes | str, content_type: str = "") -> str:
+        """Store a result file (Django storage); it is downloadable from the API."""
+        return self.on_file(name, content, content_type)
 
     @property
     def cancelled(self) -> bool:
@@ -51,4 +66,4 @@ class JobContext:
 
     def raise_if_cancelled(self) -> None:
         if self.cancel_requested():
-            raise Cancelled(self.job_id)
+            raise JobCancelled(self.job_id)

@@ -6,6 +6,7 @@
 | raised, retryable           | yes          | RetryAt(now + delay(attempt), error) |
 | raised, retryable           | no           | Failed(error)                        |
 | raised, not retryable       | any          | Failed(error)                        |
+| stopped on a cancel request | any          | Cancelled()                          |
 
 ``attempt`` is 1-based; ``max_retries`` counts the attempts after the first, so a job
 with ``max_retries=3`` runs at most 4 times.
@@ -47,7 +48,12 @@ class Failed:
     error: ErrorInfo
 
 
-Outcome = Succeeded | RetryAt | Failed
+@dataclass(frozen=True)
+class Cancelled:
+    """The handler stopped because a graceful cancel was requested."""
+
+
+Outcome = Succeeded | RetryAt | Failed | Cancelled
 
 
 def default_delay_s(attempt: int) -> float:
@@ -61,7 +67,10 @@ def decide(
     attempt: int,
     max_retries: int,
     now: datetime,
+    cancelled: bool = False,
 ) -> Outcome:
+    if cancelled:
+        return Cancelled()
     if error is None:
         return Succeeded(result)
     if error.retryable is False or attempt > max_retries:

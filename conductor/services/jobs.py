@@ -1,7 +1,15 @@
-"""Writing jobs: submit, and ring the doorbell after commit."""
+"""Submitting jobs, one or ten thousand at a time; ringing the doorbell after commit.
+
+A submit is validated as a whole (every bad field of every job is named, prefixed
+with ``jobs[i].`` in bulk), then written with bulk inserts in one transaction together
+with its dependency rows and ``job.submitted`` events. An idempotency key that was
+used before returns the job it made, never a second one.
+"""
 
 import json
 import logging
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,17 +18,18 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from conductor import jsonvalue, registry
+from conductor import dependencies, jsonvalue, registry
 from conductor.errors import PayloadTooLarge, ValidationFailed
-from conductor.models import Job, JobType, Priority
+from conductor.models import Job, JobDependency, JobType, Priority
 from conductor.registry import FieldError
-from conductor.services.events import event_record
+from conductor.services.events import NewEvent, events_record
 from conductor.services.job_types import job_type_ensure
 from conductor.states import JobState
 
 log = logging.getLogger(__name__)
 
 MAX_RETRIES_BOUND = 10
+MAX_DEPENDENCIES = 1000
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,16 @@ class JobRequest:
     idempotency_key: str | None = None
     run_at: datetime | None = None
     max_retries: int | None = None
+    depends_on: Sequence[str] = ()
+    dependency_mode: str = "all"
+    on_dependency_failure: str = "abort"
+    parent: str | None = None
+    timeout_s: int | None = None
+    # Internal (workflows): a chosen id, so jobs of one submit can depend on each other,
+    # the run the job belongs to and its node.
+    id: uuid.UUID | None = None
+    workflow_run_id: uuid.UUID | None = None
+    workflow_node: str = ""
 
 
 def doorbell_ring(queue: str) -> None:
@@ -55,49 +74,101 @@ def _ring_now(queue: str) -> None:
 def job_submit(
     *, request: JobRequest, actor: str = "", trace_id: str = ""
 ) -> tuple[Job, bool]:
-    """Create a job (or return the one already made with this idempotency key).
+    """Create a job (or return the one already made with this idempotency key)."""
+    return jobs_submit(requests=[request], actor=actor, trace_id=trace_id, bulk=False)[
+        0
+    ]
 
-    Returns ``(job, created)``. Raises ``ValidationFailed`` naming every bad field.
-    """
+
+def jobs_submit(
+    *,
+    requests: Sequence[JobRequest],
+    actor: str = "",
+    trace_id: str = "",
+    bulk: bool = True,
+) -> list[tuple[Job, bool]]:
+    """Create many jobs in one transaction; ``(job, created)`` per request, in order."""
     now = timezone.now()
-    _job_type, job = _build(request, now=now, actor=actor, trace_id=trace_id)
-    with transaction.atomic():
-        if request.idempotency_key:
-            existing = Job.objects.filter(
-                idempotency_key=request.idempotency_key
-            ).first()
-            if existing is not None:
-                return existing, False
+    context = _Context.load(requests)
+    jobs = _build_all(requests, context, now, actor, trace_id, bulk)
+    for _attempt in range(3):
         try:
             with transaction.atomic():
-                job.save(force_insert=True)
+                return _write(requests, jobs, context, now, actor)
         except IntegrityError:
-            existing = Job.objects.filter(
-                idempotency_key=request.idempotency_key
-            ).first()
-            if existing is None:
+            # Another submit took one of our idempotency keys meanwhile: look again.
+            context.refresh_keys(requests)
+    raise IntegrityError("could not write the jobs after three tries")
+
+
+@dataclass
+class _Context:
+    """What validation needs from the database, read once for the whole submit."""
+
+    types: dict[str, JobType]
+    parents: dict[str, Job]
+    dependencies: dict[str, str]  # id -> state
+    existing: dict[str, Job]  # idempotency key -> job
+
+    @classmethod
+    def load(cls, requests: Sequence[JobRequest]) -> "_Context":
+        names = {r.type for r in requests}
+        types = {t.name: t for t in JobType.objects.filter(name__in=names)}
+        parents = _by_id({r.parent for r in requests if r.parent})
+        dep_ids = {d for r in requests for d in r.depends_on}
+        deps = {str(j.id): j.state for j in _by_id(dep_ids).values()}
+        # Jobs made by this same submit are not final yet: a dependent waits for them.
+        deps.update({str(r.id): JobState.PENDING for r in requests if r.id})
+        context = cls(types, parents, deps, {})
+        context.refresh_keys(requests)
+        return context
+
+    def refresh_keys(self, requests: Sequence[JobRequest]) -> None:
+        keys = {r.idempotency_key for r in requests if r.idempotency_key}
+        found = Job.objects.filter(idempotency_key__in=keys) if keys else []
+        self.existing = {job.idempotency_key: job for job in found}
+
+    def job_type(self, name: str) -> JobType:
+        if name not in self.types:
+            self.types[name] = job_type_ensure(name=name)
+        return self.types[name]
+
+
+def _by_id(ids: set) -> dict[str, Job]:
+    valid = [i for i in ids if _is_uuid(i)]
+    return {str(j.id): j for j in Job.objects.filter(id__in=valid)} if valid else {}
+
+
+def _is_uuid(value: Any) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _build_all(requests, context, now, actor, trace_id, bulk) -> list[Job | None]:
+    jobs, errors = [], []
+    for index, request in enumerate(requests):
+        prefix = f"jobs[{index}]." if bulk else ""
+        try:
+            jobs.append(_build(request, context, now, actor, trace_id))
+        except PayloadTooLarge as exc:
+            if not bulk:
                 raise
-            return existing, False
-        event_record(
-            type="job.submitted",
-            subject=job,
-            data={
-                "type": job.job_type_id,
-                "priority": Priority(job.priority).label,
-                "queue": job.queue,
-                "run_at": job.run_at.isoformat(),
-            },
-            actor=actor,
-            trace_id=trace_id,
-            at=now,
-        )
-        doorbell_ring(job.queue)
-    return job, True
+            errors += [
+                FieldError(prefix + e.field, e.message, e.code) for e in exc.errors
+            ]
+        except ValidationFailed as exc:
+            errors += [
+                FieldError(prefix + e.field, e.message, e.code) for e in exc.errors
+            ]
+    if errors:
+        raise ValidationFailed(errors)
+    return jobs
 
 
-def _build(
-    request: JobRequest, *, now: datetime, actor: str, trace_id: str
-) -> tuple[JobType, Job]:
+def _build(request: JobRequest, context: _Context, now, actor, trace_id) -> Job:
     errors: list[FieldError] = []
     try:
         spec = registry.get(request.type)
@@ -113,36 +184,42 @@ def _build(
             ]
         ) from None
     payload, version = _payload(spec, request.payload, errors)
-    priority = _priority(request.priority or spec.priority, errors)
-    max_retries = request.max_retries
-    if max_retries is not None and not 0 <= max_retries <= MAX_RETRIES_BOUND:
-        errors.append(
-            FieldError(
-                "max_retries",
-                f"must be between 0 and {MAX_RETRIES_BOUND}",
-                "out_of_range",
-            )
-        )
+    parent = _parent(request, context, errors)
+    priority = _priority(request, spec, parent, errors)
+    _check_bounds(request, errors)
+    _check_dependencies(request, context, errors)
     if errors:
         raise ValidationFailed(errors)
-    job_type = job_type_ensure(name=spec.name)
-    timeout_s = min(job_type.effective_timeout_s, job_type.max_timeout_s)
-    return job_type, Job(
+    job_type = context.job_type(spec.name)
+    timeout_s = request.timeout_s or job_type.effective_timeout_s
+    return Job(
+        id=request.id or uuid.uuid4(),
+        workflow_run_id=request.workflow_run_id,
+        workflow_node=request.workflow_node,
+        has_dependents=request.workflow_run_id is not None,
         job_type=job_type,
         payload=payload,
         payload_version=version,
         state=JobState.PENDING,
         priority=priority,
+        base_priority=priority,
         queue=job_type.queue,
         run_at=max(request.run_at, now) if request.run_at else now,
-        max_retries=job_type.effective_max_retries
-        if max_retries is None
-        else max_retries,
-        timeout_s=timeout_s,
+        max_retries=(
+            job_type.effective_max_retries
+            if request.max_retries is None
+            else request.max_retries
+        ),
+        timeout_s=min(timeout_s, job_type.max_timeout_s),
         breaker=job_type.breaker,
         idempotency_key=request.idempotency_key or None,
+        dependency_mode=request.dependency_mode,
+        on_dependency_failure=request.on_dependency_failure,
+        parent=parent,
         trace_id=trace_id,
         created_by=actor,
+        created_at=now,
+        updated_at=now,
     )
 
 
@@ -175,7 +252,22 @@ def _payload(spec, payload: Any, errors: list[FieldError]) -> tuple[Any, int]:
     return upgraded, version
 
 
-def _priority(label: str, errors: list[FieldError]) -> int:
+def _parent(request: JobRequest, context: _Context, errors) -> Job | None:
+    if request.parent is None:
+        return None
+    parent = context.parents.get(str(request.parent))
+    if parent is None:
+        errors.append(
+            FieldError("parent", f"no job with id {request.parent}", "unknown")
+        )
+    return parent
+
+
+def _priority(request: JobRequest, spec, parent: Job | None, errors) -> int:
+    """Asked for > the parent's (inherited) > the type's default."""
+    if request.priority is None and parent is not None:
+        return parent.base_priority
+    label = request.priority or spec.priority
     try:
         return Priority.from_label(label)
     except KeyError:
@@ -184,3 +276,114 @@ def _priority(label: str, errors: list[FieldError]) -> int:
             FieldError("priority", f"must be one of {choices}", "invalid_choice")
         )
         return Priority.NORMAL
+
+
+def _check_bounds(request: JobRequest, errors: list[FieldError]) -> None:
+    retries = request.max_retries
+    if retries is not None and not 0 <= retries <= MAX_RETRIES_BOUND:
+        errors.append(
+            FieldError(
+                "max_retries",
+                f"must be between 0 and {MAX_RETRIES_BOUND}",
+                "out_of_range",
+            )
+        )
+    if request.timeout_s is not None and request.timeout_s < 1:
+        errors.append(FieldError("timeout_s", "must be at least 1", "out_of_range"))
+
+
+def _check_dependencies(request: JobRequest, context: _Context, errors) -> None:
+    if len(request.depends_on) > MAX_DEPENDENCIES:
+        errors.append(
+            FieldError(
+                "depends_on", f"at most {MAX_DEPENDENCIES} dependencies", "too_many"
+            )
+        )
+        return
+    for index, dep in enumerate(request.depends_on):
+        if str(dep) not in context.dependencies:
+            errors.append(
+                FieldError(
+                    f"depends_on[{index}]", f"no job with id {dep}", "unknown_job"
+                )
+            )
+
+
+def _write(requests, jobs, context: _Context, now, actor) -> list[tuple[Job, bool]]:
+    results, new, seen = [], [], {}
+    for request, job in zip(requests, jobs, strict=True):
+        key = request.idempotency_key
+        first = context.existing.get(key) or seen.get(key) if key else None
+        if first is not None:
+            results.append((first, False))
+            continue
+        _initial_state(job, request, context)
+        new.append(job)
+        results.append((job, True))
+        if key:
+            seen[key] = job
+    Job.objects.bulk_create(new, batch_size=2000)
+    _write_dependencies(new, requests, jobs)
+    events_record((_submitted(job, actor) for job in new), at=now)
+    for queue in {
+        j.queue for j in new if j.state == JobState.PENDING and j.run_at <= now
+    }:
+        doorbell_ring(queue)
+    return results
+
+
+def _initial_state(job: Job, request: JobRequest, context: _Context) -> None:
+    if not request.depends_on:
+        return
+    states = {str(d): context.dependencies[str(d)] for d in request.depends_on}
+    decision = dependencies.decide(
+        mode=request.dependency_mode,
+        on_failure=request.on_dependency_failure,
+        states=states,
+        retries_used=0,
+    )
+    if isinstance(decision, dependencies.Abort):
+        job.state = JobState.FAILED
+        job.finished_at = job.created_at
+        failed = ", ".join(decision.failed)
+        job.error = {
+            "code": "DEPENDENCY_FAILED",
+            "message": f"dependencies ended without success: {failed}",
+        }
+    elif not isinstance(decision, dependencies.Ready):
+        job.state = JobState.WAITING
+
+
+def _write_dependencies(new: list[Job], requests, jobs) -> None:
+    made = {job.id for job in new}
+    rows = [
+        JobDependency(job=job, depends_on_id=dep)
+        for request, job in zip(requests, jobs, strict=True)
+        if job.id in made
+        for dep in dict.fromkeys(str(d) for d in request.depends_on)
+    ]
+    if not rows:
+        return
+    JobDependency.objects.bulk_create(rows, batch_size=2000)
+    targets = {row.depends_on_id for row in rows}
+    Job.objects.filter(id__in=targets, has_dependents=False).update(has_dependents=True)
+    retry = [
+        job
+        for job in new
+        if job.state == JobState.WAITING and job.on_dependency_failure == "retry"
+    ]
+    if retry:
+        from conductor.services.dependencies import dependents_resolve
+
+        dependents_resolve(finished=targets)
+
+
+def _submitted(job: Job, actor: str) -> NewEvent:
+    data = {
+        "type": job.job_type_id,
+        "priority": Priority(job.priority).label,
+        "queue": job.queue,
+        "state": job.state,
+        "run_at": job.run_at.isoformat(),
+    }
+    return NewEvent("job.submitted", "job", str(job.id), data, actor, job.trace_id)

@@ -1,6 +1,18 @@
-"""Jobs: submit, list, detail, attempts, history (input → service → output)."""
+"""Jobs: submit (one, bulk, execute), list, detail and the actions on one job.
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+Each view: input → one service or selector → output.
+"""
+
+import json
+import re
+import time
+
+from django.conf import settings
+from django.http import FileResponse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -9,7 +21,10 @@ from conductor import selectors, services
 from conductor.api import serializers as s
 from conductor.api.auth import actor_of
 from conductor.api.envelope import EventCursorPage
-from conductor.models import Event
+from conductor.api.job_input import job_request_from
+from conductor.errors import NotFound, ValidationFailed
+from conductor.models import Event, Job, Priority
+from conductor.states import FINAL, JobState
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
@@ -20,31 +35,117 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 )
 
 
-def _request_from(data: dict, header_key: str | None) -> services.JobRequest:
-    body_key = data.get("idempotency_key")
-    if header_key and body_key and header_key != body_key:
+def _trace(request) -> str:
+    return request._request.trace_id
+
+
+def _one_request(request, extra: frozenset[str] = frozenset()) -> services.JobRequest:
+    job_request, errors = job_request_from(request.data, extra=extra)
+    header_key = request.headers.get("Idempotency-Key") or None
+    if errors:
+        raise ValidationFailed(errors)
+    if header_key and job_request.idempotency_key not in (None, header_key):
         raise serializers.ValidationError(
             {"idempotency_key": ["differs from the Idempotency-Key header"]}
         )
-    return services.JobRequest(
-        type=data["type"],
-        payload=data.get("payload", {}),
-        priority=data.get("priority"),
-        idempotency_key=body_key or header_key,
-        run_at=data.get("run_at"),
-        max_retries=data.get("max_retries"),
+    if header_key and len(header_key) <= 255:
+        job_request = services.JobRequest(
+            **{**job_request.__dict__, "idempotency_key": header_key}
+        )
+    return job_request
+
+
+def _created(job: Job, created: bool, status: int = 201) -> Response:
+    response = Response(s.JobOut(job).data, status=status)
+    response["Location"] = f"/api/v2/jobs/{job.id}"
+    if not created:
+        response["Idempotent-Replayed"] = "true"
+    return response
+
+
+# --- list and submit ---------------------------------------------------------------
+
+_LIST_PARAMS = [
+    OpenApiParameter("type", str, description="comma list of job types"),
+    OpenApiParameter("state", str, description="comma list of states"),
+    OpenApiParameter("priority", str, description="comma list: low,normal,high,…"),
+    *[OpenApiParameter(name, OpenApiTypes.DATETIME) for name in selectors._RANGES],
+    OpenApiParameter("parent", OpenApiTypes.UUID),
+    OpenApiParameter("workflow_run", OpenApiTypes.UUID),
+    OpenApiParameter(
+        "payload.<path>",
+        str,
+        description="JSON path into the payload, e.g. `payload.customer.id=42` "
+        "(the value is read as JSON when it parses, else as text)",
+    ),
+]
+
+_PATH = re.compile(r"^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,7}$")
+
+
+def _filters(params) -> selectors.JobFilters:
+    errors: dict[str, list[str]] = {}
+
+    def listed(name, choices=None):
+        values = tuple(v for v in params.get(name, "").split(",") if v)
+        bad = [v for v in values if choices is not None and v not in choices]
+        if bad:
+            errors[name] = [f"unknown value(s) {bad}; choose from {sorted(choices)}"]
+        return values
+
+    def moment(name):
+        raw = params.get(name)
+        value = parse_datetime(raw) if raw else None
+        if raw and value is None:
+            errors[name] = ["must be an ISO 8601 date-time"]
+        return value
+
+    payload = []
+    for key, value in params.items():
+        if key.startswith(selectors.PAYLOAD_PREFIX):
+            path = key[len(selectors.PAYLOAD_PREFIX) :]
+            if not _PATH.match(path):
+                errors[key] = ["path segments are letters, digits, - and _"]
+            payload.append((path, _json_or_text(value)))
+    priorities = listed("priority", {p.label for p in Priority})
+    filters = selectors.JobFilters(
+        types=listed("type"),
+        states=listed("state", set(JobState.values)),
+        priorities=tuple(Priority.from_label(p) for p in priorities if not errors),
+        **{name: moment(name) for name in selectors._RANGES},
+        parent=_uuid_param(params, "parent", errors),
+        workflow_run=_uuid_param(params, "workflow_run", errors),
+        payload=tuple(payload),
     )
+    if errors:
+        raise serializers.ValidationError(errors)
+    return filters
+
+
+def _uuid_param(params, name, errors) -> str | None:
+    raw = params.get(name)
+    if raw and not re.fullmatch(r"[0-9a-fA-F-]{32,36}", raw):
+        errors[name] = ["must be a job or run id (UUID)"]
+    return raw or None
+
+
+def _json_or_text(value: str):
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
 
 
 class JobsApi(generics.GenericAPIView):
     serializer_class = s.JobOut
+    queryset = Job.objects.none()  # for the schema generator; reads use selectors
 
-    def get_queryset(self):
-        return selectors.job_list()
-
-    @extend_schema(operation_id="jobs_list", responses=s.JobOut(many=True))
+    @extend_schema(
+        operation_id="jobs_list", responses=s.JobOut(many=True), parameters=_LIST_PARAMS
+    )
     def get(self, request):
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        jobs = selectors.jobs_filtered(filters=_filters(request.query_params))
+        page = self.paginate_queryset(jobs.select_related("job_type"))
         return self.get_paginated_response(s.JobOut(page, many=True).data)
 
     @extend_schema(
@@ -54,19 +155,90 @@ class JobsApi(generics.GenericAPIView):
         parameters=[IDEMPOTENCY_HEADER],
     )
     def post(self, request):
-        data = s.JobSubmitIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        header_key = request.headers.get("Idempotency-Key") or None
         job, created = services.job_submit(
-            request=_request_from(data.validated_data, header_key),
+            request=_one_request(request),
             actor=actor_of(request),
-            trace_id=request._request.trace_id,
+            trace_id=_trace(request),
         )
-        response = Response(s.JobOut(job).data, status=201)
-        response["Location"] = f"/api/v2/jobs/{job.id}"
-        if not created:
-            response["Idempotent-Replayed"] = "true"
-        return response
+        return _created(job, created)
+
+
+class JobsBulkApi(APIView):
+    @extend_schema(
+        operation_id="jobs_bulk_submit",
+        request=s.JobBulkIn,
+        responses={201: s.JobBulkOut},
+        description="Up to CONDUCTOR_JOBS_BULK_MAX (10,000) jobs in one transaction; "
+        "`data.ids` in the order given. Every bad field is named as `jobs[i].field`.",
+    )
+    def post(self, request):
+        items = request.data.get("jobs") if isinstance(request.data, dict) else None
+        limit = settings.CONDUCTOR_JOBS_BULK_MAX
+        if not isinstance(items, list) or not 1 <= len(items) <= limit:
+            raise serializers.ValidationError(
+                {"jobs": [f"must be a list of 1 to {limit} jobs"]}
+            )
+        requests, errors = [], []
+        for index, item in enumerate(items):
+            job_request, found = job_request_from(item, prefix=f"jobs[{index}].")
+            requests.append(job_request)
+            errors += found
+        if errors:
+            raise ValidationFailed(errors)
+        results = services.jobs_submit(
+            requests=requests, actor=actor_of(request), trace_id=_trace(request)
+        )
+        created = sum(1 for _job, new in results if new)
+        body = {
+            "ids": [str(job.id) for job, _new in results],
+            "created": created,
+            "replayed": len(results) - created,
+        }
+        return Response(body, status=201)
+
+
+class JobExecuteApi(APIView):
+    """Submit and wait (legacy callers): 200 with the finished job, else 202."""
+
+    @extend_schema(
+        operation_id="jobs_execute",
+        request=s.JobExecuteIn,
+        responses={200: s.JobOut, 202: s.JobOut},
+        description="Waits up to `wait_s` (default 30, at most "
+        "CONDUCTOR_JOBS_EXECUTE_MAX_WAIT_S) for the job to end.",
+    )
+    def post(self, request):
+        data = request.data if isinstance(request.data, dict) else {}
+        wait_s = _wait_s(data.get("wait_s", 30))
+        job, _created = services.job_submit(
+            request=_one_request(request, extra=frozenset({"wait_s"})),
+            actor=actor_of(request),
+            trace_id=_trace(request),
+        )
+        job = _wait_for_end(job, wait_s)
+        status = 200 if job.state in FINAL else 202
+        return _created(job, True, status=status)
+
+
+def _wait_s(value) -> float:
+    limit = settings.CONDUCTOR_JOBS_EXECUTE_MAX_WAIT_S
+    if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+        raise serializers.ValidationError({"wait_s": ["must be a number >= 0"]})
+    if value > limit:
+        raise serializers.ValidationError({"wait_s": [f"must be at most {limit}"]})
+    return float(value)
+
+
+def _wait_for_end(job: Job, wait_s: float) -> Job:
+    deadline, pause = time.monotonic() + wait_s, 0.01
+    while job.state not in FINAL and time.monotonic() < deadline:
+        time.sleep(min(pause, max(deadline - time.monotonic(), 0)))
+        pause = min(pause * 1.5, 0.25)
+        job = selectors.job_get(id=job.id)
+    return job
+
+
+# --- one job --------------------------------------------------------------------------
 
 
 class JobDetailApi(APIView):
@@ -94,3 +266,111 @@ class JobEventsApi(generics.GenericAPIView):
         job = selectors.job_get(id=id)
         page = self.paginate_queryset(selectors.job_events(job=job))
         return self.get_paginated_response(s.EventOut(page, many=True).data)
+
+
+class JobProgressApi(APIView):
+    @extend_schema(operation_id="jobs_progress", responses=s.JobProgressDetailOut)
+    def get(self, request, id):
+        job = selectors.job_get(id=id)
+        progress = selectors.job_progress(job=job, now=timezone.now())
+        return Response(
+            s.JobProgressDetailOut({"id": job.id, "state": job.state, **progress}).data
+        )
+
+
+class JobResultApi(APIView):
+    @extend_schema(operation_id="jobs_result", responses=s.JobResultOut)
+    def get(self, request, id):
+        job = selectors.job_get(id=id)
+        file = None
+        if job.result_file:
+            file = {
+                "name": job.result_file.name.rsplit("/", 1)[-1],
+                "size": _size(job),
+                "url": f"/api/v2/jobs/{job.id}/result/download",
+            }
+        body = {"id": job.id, "state": job.state, "result": job.result, "file": file}
+        return Response(s.JobResultOut(body).data)
+
+
+def _size(job: Job) -> int | None:
+    try:
+        return job.result_file.size
+    except OSError:
+        return None
+
+
+class JobResultDownloadApi(APIView):
+    @extend_schema(
+        operation_id="jobs_result_download",
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="the result file, streamed"
+            )
+        },
+    )
+    def get(self, request, id):
+        job = selectors.job_get(id=id)
+        if not job.result_file:
+            raise NotFound("this job has no result file")
+        try:
+            handle = job.result_file.open("rb")
+        except OSError:
+            raise NotFound("the result file is gone from storage") from None
+        name = job.result_file.name.rsplit("/", 1)[-1]
+        return FileResponse(handle, as_attachment=True, filename=name)
+
+
+class JobCancelApi(APIView):
+    @extend_schema(
+        operation_id="jobs_cancel", request=s.JobCancelIn, responses=s.JobOut
+    )
+    def post(self, request, id):
+        data = s.JobCancelIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        job = services.job_cancel(
+            job_id=id, actor=actor_of(request), **data.validated_data
+        )
+        return Response(s.JobOut(job).data)
+
+
+class JobRetryApi(APIView):
+    @extend_schema(operation_id="jobs_retry", request=s.JobRetryIn, responses=s.JobOut)
+    def post(self, request, id):
+        data = s.JobRetryIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        job = services.job_retry(
+            job_id=id, actor=actor_of(request), **data.validated_data
+        )
+        return Response(s.JobOut(job).data)
+
+
+class JobResumeApi(APIView):
+    @extend_schema(operation_id="jobs_resume", request=None, responses=s.JobOut)
+    def post(self, request, id):
+        job = services.job_resume(job_id=id, actor=actor_of(request))
+        return Response(s.JobOut(job).data)
+
+
+class JobExplainApi(APIView):
+    @extend_schema(operation_id="jobs_explain", responses=s.JobExplainOut)
+    def get(self, request, id):
+        job = selectors.job_get(id=id)
+        reasons = selectors.job_explain(job=job, now=timezone.now())
+        return Response({"id": str(job.id), "state": job.state, "reasons": reasons})
+
+
+class JobDependenciesApi(APIView):
+    @extend_schema(
+        operation_id="jobs_dependencies", responses=s.JobSummaryOut(many=True)
+    )
+    def get(self, request, id):
+        jobs = selectors.job_dependencies(job=selectors.job_get(id=id))
+        return Response(s.JobSummaryOut(jobs, many=True).data)
+
+
+class JobDependentsApi(APIView):
+    @extend_schema(operation_id="jobs_dependents", responses=s.JobSummaryOut(many=True))
+    def get(self, request, id):
+        jobs = selectors.job_dependents(job=selectors.job_get(id=id))
+        return Response(s.JobSummaryOut(jobs, many=True).data)

@@ -1,0 +1,143 @@
+"""Workflows: create, list, detail, validate, run; workflow runs with their nodes."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from conductor import selectors, services
+from conductor.api.auth import actor_of
+from conductor.api.serializers import PRIORITY_LABELS, StrictInput
+
+
+class WorkflowIn(StrictInput):
+    name = serializers.CharField(max_length=100)
+    description = serializers.CharField(required=False, default="", allow_blank=True)
+    definition = serializers.JSONField(
+        help_text='{"nodes": [{"id", "type", "payload"?, "depends_on"?, "condition"?, '
+        '"compensate"?, "priority"?}], "on_failure"?}'
+    )
+
+
+class WorkflowOut(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField()
+    definition = serializers.JSONField()
+    created_by = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class WorkflowValidateIn(StrictInput):
+    definition = serializers.JSONField()
+
+
+class WorkflowPlanOut(serializers.Serializer):
+    valid = serializers.BooleanField()
+    nodes = serializers.IntegerField()
+    order = serializers.ListField(child=serializers.CharField())
+    roots = serializers.ListField(child=serializers.CharField())
+    levels = serializers.ListField(
+        child=serializers.ListField(child=serializers.CharField())
+    )
+
+
+class WorkflowRunIn(StrictInput):
+    priority = serializers.ChoiceField(choices=PRIORITY_LABELS, required=False)
+
+
+class WorkflowNodeOut(serializers.Serializer):
+    node = serializers.CharField(source="workflow_node")
+    job_id = serializers.UUIDField(source="id")
+    type = serializers.CharField(source="job_type_id")
+    state = serializers.CharField()
+    attempts = serializers.IntegerField()
+    result = serializers.JSONField()
+    cancel_reason = serializers.CharField()
+
+
+class WorkflowRunOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    workflow = serializers.CharField(
+        source="workflow.name", allow_null=True, default=None
+    )
+    state = serializers.CharField()
+    created_by = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    nodes = serializers.SerializerMethodField()
+
+    def get_nodes(self, run) -> WorkflowNodeOut(many=True):
+        return WorkflowNodeOut(selectors.workflow_run_jobs(run=run), many=True).data
+
+
+def _plan_body(plan) -> dict:
+    return {
+        "valid": True,
+        "nodes": len(plan.nodes),
+        "order": list(plan.order),
+        "roots": list(plan.roots),
+        "levels": [list(level) for level in plan.levels],
+    }
+
+
+class WorkflowsApi(APIView):
+    @extend_schema(operation_id="workflows_list", responses=WorkflowOut(many=True))
+    def get(self, request):
+        return Response(WorkflowOut(selectors.workflow_list(), many=True).data)
+
+    @extend_schema(
+        operation_id="workflows_create",
+        request=WorkflowIn,
+        responses={201: WorkflowOut},
+    )
+    def post(self, request):
+        data = WorkflowIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        workflow = services.workflow_create(
+            actor=actor_of(request), **data.validated_data
+        )
+        return Response(WorkflowOut(workflow).data, status=201)
+
+
+class WorkflowDetailApi(APIView):
+    @extend_schema(operation_id="workflows_detail", responses=WorkflowOut)
+    def get(self, request, name):
+        return Response(WorkflowOut(selectors.workflow_get(name=name)).data)
+
+
+class WorkflowValidateApi(APIView):
+    @extend_schema(
+        operation_id="workflows_validate",
+        request=WorkflowValidateIn,
+        responses=WorkflowPlanOut,
+    )
+    def post(self, request):
+        data = WorkflowValidateIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        plan = services.workflow_validate(definition=data.validated_data["definition"])
+        return Response(WorkflowPlanOut(_plan_body(plan)).data)
+
+
+class WorkflowRunApi(APIView):
+    @extend_schema(
+        operation_id="workflows_run",
+        request=WorkflowRunIn,
+        responses={201: WorkflowRunOut},
+    )
+    def post(self, request, name):
+        data = WorkflowRunIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        run = services.workflow_run(
+            workflow=selectors.workflow_get(name=name),
+            actor=actor_of(request),
+            trace_id=request._request.trace_id,
+            **data.validated_data,
+        )
+        return Response(WorkflowRunOut(run).data, status=201)
+
+
+class WorkflowRunDetailApi(APIView):
+    @extend_schema(operation_id="workflow_runs_detail", responses=WorkflowRunOut)
+    def get(self, request, id):
+        return Response(WorkflowRunOut(selectors.workflow_run_get(id=id)).data)

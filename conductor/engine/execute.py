@@ -1,0 +1,158 @@
+"""Run one claimed job's handler and decide its outcome. Never raises.
+
+The handler gets a ``JobContext`` wired to the engine: progress (throttled to four
+writes a second per job), checkpoints, result files and the cancel flag.
+"""
+
+import json
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from conductor import jsonvalue, registry
+from conductor.engine.claim import ClaimedJob
+from conductor.engine.context import JobCancelled, JobContext, JobError
+from conductor.engine.outcome import ErrorInfo, Outcome, decide
+
+PROGRESS_INTERVAL_S = 0.25  # at most four progress writes a second per job
+
+
+@dataclass(frozen=True)
+class Finished:
+    job: ClaimedJob
+    outcome: Outcome
+    finished_at: Any
+    duration_ms: int
+    result_file: str = ""
+
+
+@dataclass
+class Attempt:
+    """What one running attempt reported besides its result."""
+
+    job: ClaimedJob
+    worker: str
+    cancel_flag: Callable[[], bool]
+    started: float = field(default_factory=time.monotonic)
+    result_file: str = ""
+    _last_progress: float = 0.0
+
+    def context(self) -> JobContext:
+        return JobContext(
+            job_id=self.job.id,
+            job_type=self.job.type,
+            attempt=self.job.attempt,
+            trace_id=self.job.trace_id,
+            last_checkpoint=self.job.checkpoint,
+            cancel_requested=self.cancel_flag,
+            on_progress=self.progress,
+            on_checkpoint=self.checkpoint,
+            on_file=self.save_file,
+        )
+
+    def progress(self, pct: float, stage: str, message: str) -> None:
+        now = time.monotonic()
+        if now - self._last_progress < PROGRESS_INTERVAL_S and pct < 100:
+            return
+        self._last_progress = now
+        elapsed = now - self.started
+        eta_s = round(elapsed * (100 - pct) / pct, 1) if pct > 0 else None
+        from conductor.services import job_progress_record
+
+        job_progress_record(
+            job_id=self.job.id,
+            worker=self.worker,
+            pct=pct,
+            stage=stage,
+            message=message,
+            eta_s=eta_s,
+        )
+
+    def checkpoint(self, data: Any) -> None:
+        from conductor.services import job_checkpoint_record
+
+        job_checkpoint_record(job_id=self.job.id, worker=self.worker, data=data)
+
+    def save_file(self, name: str, content: bytes | str, content_type: str) -> str:
+        data = content.encode() if isinstance(content, str) else content
+        safe = name.replace("/", "_").replace("\\", "_")[:200] or "result"
+        path = default_storage.save(f"results/{self.job.id}/{safe}", ContentFile(data))
+        self.result_file = path
+        return path
+
+
+def execute(attempt: Attempt) -> Finished:
+    job = attempt.job
+    result, error, cancelled = None, None, False
+    try:
+        spec = registry.get(job.type)
+        result = spec.handler(attempt.context(), job.payload)
+        error = _result_error(result)
+    except registry.UnknownJobType as exc:
+        error = ErrorInfo("UNKNOWN_JOB_TYPE", str(exc), retryable=False)
+    except JobCancelled:
+        cancelled = True
+    except JobError as exc:
+        error = ErrorInfo(exc.code, exc.message, traceback.format_exc(), exc.retryable)
+    except Exception as exc:
+        error = ErrorInfo(type(exc).__name__, str(exc), traceback.format_exc())
+    return finish(attempt, result=result, error=error, cancelled=cancelled)
+
+
+def finish(
+    attempt: Attempt,
+    *,
+    result: Any = None,
+    error: ErrorInfo | None = None,
+    cancelled: bool = False,
+) -> Finished:
+    """Decide the outcome of an attempt (also used for timeouts by the supervisor)."""
+    job = attempt.job
+    duration_ms = int((time.monotonic() - attempt.started) * 1000)
+    now = timezone.now()
+    outcome = decide(
+        error=clean(error),
+        result=result,
+        attempt=job.attempt,
+        max_retries=job.max_retries,
+        now=now,
+        cancelled=cancelled,
+    )
+    return Finished(job, outcome, now, duration_ms, attempt.result_file)
+
+
+def _result_error(result) -> ErrorInfo | None:
+    try:
+        json.dumps(result, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        return ErrorInfo(
+            "RESULT_INVALID", f"result is not JSON: {exc}", retryable=False
+        )
+    found = jsonvalue.problems(result, path="result")
+    if found:
+        message = f"{found[0].field}: {found[0].message}"
+        return ErrorInfo("RESULT_INVALID", message, retryable=False)
+    return None
+
+
+def clean(error: ErrorInfo | None) -> ErrorInfo | None:
+    """Error text goes into the database: strip what PostgreSQL cannot store."""
+    if error is None:
+        return None
+
+    def text(value: str, limit: int) -> str:
+        value = value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+        return value[:limit]
+
+    return ErrorInfo(
+        text(error.code, 100) or "ERROR",
+        text(error.message, 4000),
+        text(error.traceback, 20000),
+        error.retryable,
+    )

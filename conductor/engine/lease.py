@@ -1,0 +1,46 @@
+"""A worker's hold on its running jobs: extend leases, learn of cancels, warn on time.
+
+A lease is ``lease_expires_at`` on a running job; the sweeper takes back jobs whose
+lease ran out (their worker died). A live worker extends the leases it holds; a job
+that is no longer ``running`` under its name was taken away (forced cancel, or the
+sweeper after a long stall) and must not be written by it.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from conductor.engine.claim import ClaimedJob
+from conductor.models import Job
+from conductor.services.events import event_record
+from conductor.states import JobState
+
+
+def extend(*, ids: list[str], worker: str) -> tuple[set[str], set[str]]:
+    """Extend our leases; return (ids with a graceful cancel request, ids lost)."""
+    now = timezone.now()
+    mine = Job.objects.filter(id__in=ids, state=JobState.RUNNING, locked_by=worker)
+    mine.update(
+        lease_expires_at=now + timedelta(seconds=settings.CONDUCTOR_ENGINE_LEASE_S)
+    )
+    held = {str(i): asked for i, asked in mine.values_list("id", "cancel_requested_at")}
+    graceful = {job_id for job_id, asked in held.items() if asked is not None}
+    return graceful, set(ids) - set(held)
+
+
+@transaction.atomic
+def timeout_warning(*, job: ClaimedJob, worker: str, elapsed_s: float) -> None:
+    event_record(
+        type="job.timeout_warning",
+        subject=("job", job.id),
+        data={
+            "type": job.type,
+            "attempt": job.attempt,
+            "elapsed_s": round(elapsed_s, 1),
+            "timeout_s": job.timeout_s,
+            "worker": worker,
+        },
+        trace_id=job.trace_id,
+    )

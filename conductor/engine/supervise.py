@@ -1,0 +1,152 @@
+"""Run a claimed batch under supervision: timeouts, lease heartbeats, cancel requests.
+
+Handlers run one after another in a runner thread; the calling (Celery) thread
+watches it:
+
+- every third of the lease it extends the leases of the jobs it still holds and reads
+  their cancel requests (graceful: the handler's ``ctx.cancelled`` turns true; forced:
+  the job was taken from us, so the runner is abandoned);
+- at 80 % of a job's timeout it journals ``job.timeout_warning``;
+- past the timeout it fails the job with ``TIMEOUT`` and abandons the runner thread
+  (Python cannot kill a thread; the handler's cancel flag is raised so a cooperative
+  handler stops) and goes on with the rest of the batch in a fresh runner.
+"""
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import close_old_connections, connections
+
+from conductor.engine.claim import ClaimedJob
+from conductor.engine.execute import Attempt, Finished, execute, finish
+from conductor.engine.outcome import ErrorInfo
+
+WARN_AT = 0.8
+
+
+@dataclass
+class Flags:
+    """Cancel requests seen by the heartbeat, shared with the runner threads."""
+
+    graceful: set[str] = field(default_factory=set)
+    revoked: set[str] = field(default_factory=set)
+
+
+class Runner(threading.Thread):
+    def __init__(self, jobs: list[ClaimedJob], worker: str, flags: Flags):
+        super().__init__(daemon=True, name="conductor-runner")
+        self.jobs, self.worker, self.flags = jobs, worker, flags
+        self.results: dict[str, Finished] = {}
+        self.current: Attempt | None = None
+        self.abandoned = False
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        try:
+            for job in self.jobs:
+                if self.abandoned:
+                    return
+                if job.id in self.flags.revoked:
+                    continue  # forcibly cancelled before it started: never run it
+                self.current = self._attempt(job)
+                finished = execute(self.current)
+                if not self.abandoned:
+                    self.results[job.id] = finished
+                self.current = None
+        finally:
+            connections.close_all()  # this thread's connections, if a handler used any
+            self.done.set()
+
+    def _attempt(self, job: ClaimedJob) -> Attempt:
+        flags = self.flags
+
+        def cancel_flag() -> bool:
+            return job.id in flags.graceful or job.id in flags.revoked or self.abandoned
+
+        return Attempt(job=job, worker=self.worker, cancel_flag=cancel_flag)
+
+
+def run_batch(batch: list[ClaimedJob], *, worker: str) -> list[Finished]:
+    """Every job's ``Finished``, except jobs taken from us (forced cancel)."""
+    flags, results, remaining = Flags(), {}, list(batch)
+    beat = Heartbeat(worker=worker, flags=flags)
+    while remaining:
+        runner = Runner(remaining, worker, flags)
+        runner.start()
+        timed_out = _watch(runner, beat)
+        results.update(runner.results)
+        if timed_out is not None:
+            results[timed_out.job.id] = timed_out
+        if not runner.abandoned:
+            break  # the runner went through every job (skipping revoked ones)
+        done = set(results) | flags.revoked
+        remaining = [job for job in remaining if job.id not in done]
+    return [results[job.id] for job in batch if job.id in results]
+
+
+def _watch(runner: Runner, beat: "Heartbeat") -> Finished | None:
+    """Wait for the runner; return a TIMEOUT outcome if its current job overran."""
+    beat.held = [job.id for job in runner.jobs]
+    warned: set[str] = set()
+    while not runner.done.wait(timeout=_next_wake(runner, beat)):
+        beat.maybe_beat()
+        attempt = runner.current
+        if attempt is None:
+            continue
+        if attempt.job.id in beat.flags.revoked:
+            runner.abandoned = True
+            return None
+        elapsed = time.monotonic() - attempt.started
+        if elapsed >= attempt.job.timeout_s:
+            runner.abandoned = True
+            return finish(attempt, error=_timeout(attempt.job))
+        if elapsed >= WARN_AT * attempt.job.timeout_s and attempt.job.id not in warned:
+            warned.add(attempt.job.id)
+            beat.warn(attempt.job, elapsed)
+    return None
+
+
+def _next_wake(runner: Runner, beat: "Heartbeat") -> float:
+    wake = min(1.0, beat.due_in())
+    attempt = runner.current
+    if attempt is not None:
+        elapsed = time.monotonic() - attempt.started
+        left = attempt.job.timeout_s - elapsed
+        warn_left = WARN_AT * attempt.job.timeout_s - elapsed
+        wake = min(wake, *(t for t in (left, warn_left) if t > 0), 1.0)
+    return max(wake, 0.01)
+
+
+def _timeout(job: ClaimedJob) -> ErrorInfo:
+    return ErrorInfo("TIMEOUT", f"the job ran past its timeout of {job.timeout_s} s")
+
+
+class Heartbeat:
+    """Extends our leases and reads cancel requests, every third of the lease."""
+
+    def __init__(self, *, worker: str, flags: Flags):
+        self.worker, self.flags = worker, flags
+        self.held: list[str] = []
+        self.interval = settings.CONDUCTOR_ENGINE_LEASE_S / 3
+        self.last = time.monotonic()
+
+    def due_in(self) -> float:
+        return max(0.0, self.last + self.interval - time.monotonic())
+
+    def maybe_beat(self) -> None:
+        if self.due_in() > 0 or not self.held:
+            return
+        self.last = time.monotonic()
+        from conductor.engine import lease
+
+        close_old_connections()
+        graceful, revoked = lease.extend(ids=self.held, worker=self.worker)
+        self.flags.graceful |= graceful
+        self.flags.revoked |= revoked
+
+    def warn(self, job: ClaimedJob, elapsed: float) -> None:
+        from conductor.engine import lease
+
+        lease.timeout_warning(job=job, worker=self.worker, elapsed_s=elapsed)

@@ -1,0 +1,58 @@
+"""What a running handler reports: progress and checkpoints.
+
+Both write only while the reporting worker still holds the job (``state = running``
+and ``locked_by``), so a late report from an abandoned attempt changes nothing.
+"""
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from conductor import jsonvalue
+from conductor.models import Job
+from conductor.services.events import event_record
+from conductor.states import JobState
+
+
+def _held(job_id: str, worker: str):
+    return Job.objects.filter(id=job_id, state=JobState.RUNNING, locked_by=worker)
+
+
+@transaction.atomic
+def job_progress_record(
+    *,
+    job_id: str,
+    worker: str,
+    pct: float,
+    stage: str,
+    message: str,
+    eta_s: float | None,
+) -> bool:
+    now = timezone.now()
+    stage, message = _storable(stage), _storable(message)
+    written = _held(job_id, worker).update(
+        progress_pct=pct, progress_stage=stage, progress_message=message, updated_at=now
+    )
+    if written:
+        event_record(
+            type="job.progress",
+            subject=("job", job_id),
+            at=now,
+            data={"pct": pct, "stage": stage, "message": message, "eta_s": eta_s},
+        )
+    return bool(written)
+
+
+def job_checkpoint_record(*, job_id: str, worker: str, data: Any) -> bool:
+    if jsonvalue.problems(data, path="checkpoint"):
+        raise ValueError(
+            "a checkpoint must be storable JSON (no NUL, no lone surrogate)"
+        )
+    return bool(
+        _held(job_id, worker).update(checkpoint=data, updated_at=timezone.now())
+    )
+
+
+def _storable(text: str) -> str:
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
