@@ -69,14 +69,15 @@ WITH locked AS (
            row_number() OVER (PARTITION BY type ORDER BY priority DESC, run_at) AS rn
     FROM locked
 ), chosen AS (
-    SELECT id FROM ranked ORDER BY priority DESC, rn, run_at LIMIT %(limit)s
+    SELECT id, row_number() OVER (ORDER BY priority DESC, rn, run_at) AS position
+    FROM ranked ORDER BY priority DESC, rn, run_at LIMIT %(limit)s
 )
 UPDATE conductor_job AS j
 SET state = 'running', attempts = j.attempts + 1, lease_expires_at = %(lease)s,
     locked_by = %(worker)s, started_at = COALESCE(j.started_at, %(now)s),
     attempt_started_at = %(now)s, updated_at = %(now)s
 FROM chosen WHERE j.id = chosen.id
-RETURNING {", ".join("j." + c.strip() for c in _COLUMNS.split(","))}
+RETURNING {", ".join("j." + c.strip() for c in _COLUMNS.split(","))}, chosen.position
 """
 
 
@@ -126,7 +127,9 @@ def _claim_postgresql(queue, worker, limit, now, lease, allowance) -> list[Claim
     with connection.cursor() as cursor:
         cursor.execute(_CLAIM_SQL, params)
         rows = cursor.fetchall()
-    return [_claimed(*row) for row in rows]
+    # UPDATE … RETURNING comes back in any order: run in the order chosen.
+    rows.sort(key=lambda row: row[-1])
+    return [_claimed(*row[:-1]) for row in rows]
 
 
 def _claim_single_writer(

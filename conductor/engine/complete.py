@@ -199,6 +199,8 @@ def _events(f: Finished, worker: str) -> list[NewEvent]:
 
     if isinstance(o, Succeeded):
         return [event("job.succeeded")]
+    if isinstance(o, Cancelled):
+        return [event("job.cancelled", mode="graceful", state="cancelled")]
     failed = event(
         "job.failed", error=o.error.as_dict(), will_retry=isinstance(o, RetryAt)
     )

@@ -89,7 +89,9 @@ def _reclaim(job: Job, now: datetime) -> None:
 def jobs_age(*, now: datetime) -> int:
     step = timedelta(seconds=settings.CONDUCTOR_ENGINE_AGING_S)
     aged = 0
-    for levels in range(1, Priority.CRITICAL + 1):
+    for levels in range(
+        int(Priority.CRITICAL), 0, -1
+    ):  # most aged first: one write each
         target = Least(F("base_priority") + levels, Value(int(Priority.CRITICAL)))
         aged += Job.objects.filter(
             state=JobState.PENDING, run_at__lte=now - levels * step, priority__lt=target

@@ -46,7 +46,7 @@ _ADDRESS = {
     "maxLength": 254,
     "pattern": '^[^@\\s<>()\\[\\],;:"]+@[^@\\s<>()\\[\\],;:"]+$',
     # jsonschema's "$" also matches before a final newline: rule whitespace out.
-    "not": {"pattern": "\\s"},
+    "not": {"type": "string", "pattern": "\\s"},
 }
 # Present but forbidden. Not ``False``: jsonschema drops the path of that error.
 _FORBIDDEN = {"not": {}}
@@ -73,7 +73,7 @@ SCHEMA = {
         "template": {
             "type": "string",
             "pattern": "^[A-Za-z0-9_][A-Za-z0-9_./-]*$",
-            "not": {"pattern": "\\.\\."},
+            "not": {"type": "string", "pattern": "\\.\\."},
             "maxLength": 200,
             "description": "Base name: renders <base>.subject.txt, .txt and .html.",
         },
@@ -90,7 +90,7 @@ SCHEMA = {
                         "type": "string",
                         "minLength": 1,
                         "maxLength": 255,
-                        "not": {"pattern": "[/\\\\\\x00-\\x1f]"},
+                        "not": {"type": "string", "pattern": "[/\\\\\\x00-\\x1f]"},
                     },
                     "content_base64": {"type": "string"},
                     "mimetype": {"type": "string", "pattern": "^[\\w.+-]+/[\\w.+-]+$"},

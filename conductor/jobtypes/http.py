@@ -55,13 +55,13 @@ SCHEMA = {
             "propertyNames": {
                 "pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$",
                 # jsonschema's "$" also matches before a final newline.
-                "not": {"pattern": "\\s"},
+                "not": {"type": "string", "pattern": "[\\r\\n]"},
                 "maxLength": 256,
             },
             "additionalProperties": {
                 "type": "string",
                 "maxLength": 8192,
-                "not": {"pattern": "[\\r\\n\\x00]"},
+                "not": {"type": "string", "pattern": "[\\r\\n\\x00]"},
             },
         },
         "body": {

@@ -36,10 +36,12 @@ def _runs_of(job_ids: set[str]) -> set[str]:
 
 
 def _resolve_round(finished: set[str], actor: str) -> set[str]:
+    ids = JobDependency.objects.filter(
+        depends_on_id__in=finished, job__state=JobState.WAITING
+    ).values_list("job_id", flat=True)
     waiting = list(
         Job.objects.select_for_update()
-        .filter(state=JobState.WAITING, dependency_rows__depends_on_id__in=finished)
-        .distinct()
+        .filter(id__in=set(ids), state=JobState.WAITING)
         .order_by("created_at")
     )
     deps = dependency_states(job_ids=[job.id for job in waiting])

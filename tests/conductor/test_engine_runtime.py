@@ -1,0 +1,161 @@
+"""The engine at work: timeouts, cancel requests, heartbeats, lease expiry, results."""
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.db import connections
+from django.utils import timezone
+
+from conductor import services
+from conductor.engine.claim import claim_batch
+from conductor.engine.run import drain
+from conductor.engine.sweep import leases_reclaim
+from conductor.models import Event, Job, RetryAttempt
+from conductor.services import JobRequest
+
+
+def _submit(type_="demo.noop", payload=None, **kw):
+    job, _ = services.job_submit(
+        request=JobRequest(type=type_, payload=payload or {}, **kw)
+    )
+    return job
+
+
+def _drain():
+    return drain(queue="default", ring=lambda q: None, worker="test-worker")
+
+
+def _events(job, type_):
+    return Event.objects.filter(subject_type="job", subject_id=str(job.id), type=type_)
+
+
+@pytest.mark.django_db
+def test_a_job_past_its_timeout_fails_while_the_batch_goes_on():
+    slow = _submit("demo.sleep", {"seconds": 5}, timeout_s=1, max_retries=0)
+    quick = [_submit() for _ in range(3)]
+    started = time.monotonic()
+    _drain()
+    elapsed = time.monotonic() - started
+    slow.refresh_from_db()
+    assert slow.state == "failed" and slow.error["code"] == "TIMEOUT"
+    assert all(Job.objects.get(id=j.id).state == "succeeded" for j in quick)
+    assert elapsed < 4, "the worker must not wait for the overrunning handler"
+    attempt = RetryAttempt.objects.get(job=slow)
+    assert attempt.status == "failed" and attempt.error_code == "TIMEOUT"
+    warning = _events(slow, "job.timeout_warning").get()
+    assert warning.data["timeout_s"] == 1 and warning.data["elapsed_s"] >= 0.8
+
+
+@pytest.mark.django_db
+def test_timeout_is_retryable_by_default():
+    slow = _submit("demo.sleep", {"seconds": 3}, timeout_s=1, max_retries=2)
+    _drain()
+    slow.refresh_from_db()
+    assert slow.state == "pending" and slow.error["code"] == "TIMEOUT"
+    assert slow.run_at > timezone.now()
+
+
+def _drain_in_thread():
+    def run():
+        try:
+            _drain()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def _wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_graceful_cancel_reaches_the_running_handler(settings):
+    settings.CONDUCTOR_ENGINE_LEASE_S = 3  # heartbeat every second
+    job = _submit("demo.sleep", {"seconds": 30})
+    thread = _drain_in_thread()
+    assert _wait_for(lambda: Job.objects.get(id=job.id).state == "running")
+    services.job_cancel(job_id=job.id, reason="not needed any more", actor="ops")
+    thread.join(10)
+    assert not thread.is_alive()
+    job.refresh_from_db()
+    assert job.state == "cancelled" and job.cancelled_by == "ops"
+    assert job.cancel_reason == "not needed any more"
+    assert _events(job, "job.cancel_requested").count() == 1
+    assert _events(job, "job.cancelled").get().data["mode"] == "graceful"
+    assert RetryAttempt.objects.get(job=job).error_code == "CANCELLED"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_forced_cancel_frees_the_worker_and_keeps_the_cancel(settings):
+    settings.CONDUCTOR_ENGINE_LEASE_S = 3
+    stubborn = _submit("demo.sleep", {"seconds": 30})
+    after = _submit()
+    thread = _drain_in_thread()
+    assert _wait_for(lambda: Job.objects.get(id=stubborn.id).state == "running")
+    services.job_cancel(job_id=stubborn.id, reason="stuck", actor="ops", mode="forced")
+    stubborn.refresh_from_db()
+    assert stubborn.state == "cancelled"  # at once, not when the handler returns
+    thread.join(10)
+    assert not thread.is_alive()
+    stubborn.refresh_from_db()
+    assert stubborn.state == "cancelled" and stubborn.locked_by == ""
+    assert Job.objects.get(id=after.id).state == "succeeded"
+    attempt = RetryAttempt.objects.get(job=stubborn)
+    assert attempt.status == "failed" and attempt.error_code == "CANCELLED"
+
+
+@pytest.mark.django_db
+def test_an_expired_lease_puts_the_job_back_and_closes_its_attempt():
+    job = _submit(max_retries=2)
+    claim_batch(
+        queue="default", worker="dead-worker", limit=10, now=timezone.now(), lease_s=30
+    )
+    Job.objects.filter(id=job.id).update(lease_expires_at=timezone.now() - timedelta(1))
+    assert leases_reclaim(now=timezone.now()) == 1
+    job.refresh_from_db()
+    assert job.state == "pending" and job.locked_by == "" and job.attempts == 1
+    attempt = RetryAttempt.objects.get(job=job)
+    assert attempt.status == "failed" and attempt.error_code == "LEASE_EXPIRED"
+    event = _events(job, "job.lease_expired").get()
+    assert event.data["worker"] == "dead-worker"
+    _drain()
+    job.refresh_from_db()
+    assert job.state == "succeeded" and job.attempts == 2
+    assert RetryAttempt.objects.filter(job=job, status="success").count() == 1
+
+
+@pytest.mark.django_db
+def test_an_expired_lease_out_of_retries_fails_the_job():
+    job = _submit(max_retries=0)
+    claim_batch(queue="default", worker="dead", limit=10, now=timezone.now(), lease_s=1)
+    Job.objects.filter(id=job.id).update(lease_expires_at=timezone.now() - timedelta(1))
+    leases_reclaim(now=timezone.now())
+    job.refresh_from_db()
+    assert job.state == "failed" and job.error["code"] == "LEASE_EXPIRED"
+
+
+@pytest.mark.django_db
+def test_a_live_workers_late_outcome_is_dropped_after_its_lease_was_taken():
+    from conductor.engine.complete import complete_batch
+    from conductor.engine.execute import Attempt, execute
+
+    job = _submit()
+    [claimed] = claim_batch(
+        queue="default", worker="slow", limit=1, now=timezone.now(), lease_s=1
+    )
+    Job.objects.filter(id=job.id).update(lease_expires_at=timezone.now() - timedelta(1))
+    leases_reclaim(now=timezone.now())
+    _drain()  # another worker runs it
+    finished = execute(Attempt(job=claimed, worker="slow", cancel_flag=lambda: False))
+    assert complete_batch(finished=[finished], worker="slow", now=timezone.now()) == 0
+    assert RetryAttempt.objects.filter(job=job, status="success").count() == 1
