@@ -5,7 +5,19 @@ from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
 from conductor import services
-from conductor.models import ApiKey, Event, Heartbeat, Job, JobType, RetryAttempt
+from conductor.errors import DomainError
+from conductor.models import (
+    ApiKey,
+    Event,
+    Heartbeat,
+    Job,
+    JobDependency,
+    JobType,
+    RetryAttempt,
+    Workflow,
+    WorkflowRun,
+)
+from conductor.states import IllegalTransition
 
 admin.site.site_header = "Conductor administration"
 admin.site.site_title = "Conductor"
@@ -93,8 +105,76 @@ class AttemptInline(admin.TabularInline):
         return False
 
 
+def _each(request, queryset, action, verb: str) -> None:
+    """Run ``action(job)`` for every selected job, reporting what could not be done."""
+    done, refused = 0, []
+    for job in queryset:
+        try:
+            action(job)
+            done += 1
+        except (DomainError, IllegalTransition) as exc:
+            refused.append(f"{job.id}: {exc}")
+    if done:
+        messages.success(request, f"{verb} {done} job(s).")
+    for line in refused[:10]:
+        messages.warning(request, line)
+
+
 @admin.register(Job)
 class JobAdmin(ReadOnlyAdmin):
+    actions = ["cancel_jobs", "force_cancel_jobs", "retry_jobs", "resume_jobs"]
+
+    @admin.action(description="Cancel selected jobs (graceful)")
+    def cancel_jobs(self, request, queryset):
+        actor = request.user.get_username()
+        _each(
+            request,
+            queryset,
+            lambda job: services.job_cancel(
+                job_id=job.id,
+                reason=f"cancelled in the admin by {actor}",
+                actor=actor,
+            ),
+            "Cancelled",
+        )
+
+    @admin.action(description="Cancel selected jobs now (forced)")
+    def force_cancel_jobs(self, request, queryset):
+        actor = request.user.get_username()
+        _each(
+            request,
+            queryset,
+            lambda job: services.job_cancel(
+                job_id=job.id,
+                reason=f"force-cancelled in the admin by {actor}",
+                actor=actor,
+                mode="forced",
+            ),
+            "Cancelled",
+        )
+
+    @admin.action(description="Retry selected failed or dead jobs")
+    def retry_jobs(self, request, queryset):
+        actor = request.user.get_username()
+        _each(
+            request,
+            queryset,
+            lambda job: services.job_retry(
+                job_id=job.id, actor=actor, reason="retried in the admin"
+            ),
+            "Retried",
+        )
+
+    @admin.action(description="Resume selected cancelled jobs")
+    def resume_jobs(self, request, queryset):
+        actor = request.user.get_username()
+        _each(
+            request,
+            queryset,
+            lambda job: services.job_resume(job_id=job.id, actor=actor),
+            "Resumed",
+        )
+
     list_display = (
         "id",
         "job_type",
@@ -173,3 +253,44 @@ class ApiKeyAdmin(APIKeyModelAdmin):
 class HeartbeatAdmin(ReadOnlyAdmin):
     list_display = ("name", "kind", "seen_at")
     list_filter = ("kind",)
+
+
+@admin.register(JobDependency)
+class JobDependencyAdmin(ReadOnlyAdmin):
+    list_display = ("job", "depends_on")
+    search_fields = ("job__id", "depends_on__id")
+
+
+class RunJobInline(admin.TabularInline):
+    model = Job
+    fk_name = "workflow_run"
+    extra = 0
+    can_delete = False
+    fields = ("workflow_node", "job_type", "state", "attempts", "finished_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Workflow)
+class WorkflowAdmin(ReadOnlyAdmin):
+    list_display = ("name", "created_by", "created_at", "updated_at")
+    search_fields = ("name", "description")
+    date_hierarchy = "created_at"
+
+
+@admin.register(WorkflowRun)
+class WorkflowRunAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "workflow",
+        "state",
+        "created_by",
+        "created_at",
+        "finished_at",
+    )
+    list_filter = ("state", "workflow")
+    search_fields = ("id", "trace_id")
+    date_hierarchy = "created_at"
+    inlines = [RunJobInline]

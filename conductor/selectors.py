@@ -56,6 +56,10 @@ def job_type_list() -> QuerySet[JobType]:
     return JobType.objects.order_by("name")
 
 
+def job_type_names() -> list[str]:
+    return list(JobType.objects.values_list("name", flat=True))
+
+
 def job_type_get(*, name: str) -> JobType:
     try:
         return JobType.objects.get(name=name)

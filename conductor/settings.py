@@ -330,6 +330,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # httpx logs full URLs at INFO, which may carry tokens in their query strings.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
         "celery": {"level": LOG_LEVEL},
     },
 }

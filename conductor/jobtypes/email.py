@@ -204,8 +204,14 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+_BLOCK_END = re.compile(
+    r"<br\s*/?>|</(p|div|h[1-6]|li|tr|table|ul|ol|blockquote|pre)\s*>", re.IGNORECASE
+)
+
+
 def text_of(markup: str) -> str:
-    """A readable plain-text part for an HTML-only message."""
+    """A readable plain-text part for an HTML-only message: blocks become lines."""
+    markup = _BLOCK_END.sub(lambda match: match.group(0) + "\n", markup)
     lines = (line.strip() for line in html.unescape(strip_tags(markup)).splitlines())
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
 

@@ -115,7 +115,8 @@ def http_request(ctx: JobContext, payload: dict) -> dict:
 
 def classify_status(status: int, expect: Sequence[int] | None) -> tuple | None:
     """``(code, retryable)`` for a status that is not a success, else None."""
-    if status in expect if expect else 200 <= status < 300:
+    success = (status in expect) if expect else (200 <= status < 300)
+    if success:
         return None
     if status == 429:
         return "RATE_LIMITED", True

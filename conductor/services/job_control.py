@@ -54,8 +54,10 @@ def job_cancel(
         _request_stop(job, fields, actor)
     else:
         _cancel_now(job, fields, actor)
-    if propagate:
+    if propagate:  # before the dependents are resolved, which would fail them
         _propagate(job, reason, actor, mode)
+    if job.state != JobState.RUNNING or mode == "forced":
+        dependents_resolve(finished=[job.id], actor=actor)
     return job_get(id=job_id)
 
 
@@ -97,7 +99,6 @@ def _cancel_now(job: Job, fields: dict, actor: str) -> None:
             error_code="CANCELLED",
             error_message=f"cancelled by {actor}: {fields['cancel_reason']}"[:4000],
         )
-    dependents_resolve(finished=[job.id], actor=actor)
 
 
 def _propagate(job: Job, reason: str, actor: str, mode: str) -> None:

@@ -82,15 +82,20 @@ def job_submit(
 
 def jobs_submit(
     *,
-    requests: Sequence[JobRequest],
+    requests: Sequence[JobRequest | None],
     actor: str = "",
     trace_id: str = "",
     bulk: bool = True,
+    errors: Sequence[FieldError] = (),
 ) -> list[tuple[Job, bool]]:
-    """Create many jobs in one transaction; ``(job, created)`` per request, in order."""
+    """Create many jobs in one transaction; ``(job, created)`` per request, in order.
+
+    ``errors`` are problems the caller found already (a request it could not read is
+    ``None``): they are reported together with this function's own, in one answer.
+    """
     now = timezone.now()
-    context = _Context.load(requests)
-    jobs = _build_all(requests, context, now, actor, trace_id, bulk)
+    context = _Context.load([r for r in requests if r is not None])
+    jobs = _build_all(requests, context, now, actor, trace_id, bulk, list(errors))
     for _attempt in range(3):
         try:
             with transaction.atomic():
@@ -147,9 +152,11 @@ def _is_uuid(value: Any) -> bool:
     return True
 
 
-def _build_all(requests, context, now, actor, trace_id, bulk) -> list[Job | None]:
-    jobs, errors = [], []
+def _build_all(requests, context, now, actor, trace_id, bulk, errors) -> list[Job]:
+    jobs = []
     for index, request in enumerate(requests):
+        if request is None:
+            continue
         prefix = f"jobs[{index}]." if bulk else ""
         try:
             jobs.append(_build(request, context, now, actor, trace_id))
@@ -164,8 +171,13 @@ def _build_all(requests, context, now, actor, trace_id, bulk) -> list[Job | None
                 FieldError(prefix + e.field, e.message, e.code) for e in exc.errors
             ]
     if errors:
-        raise ValidationFailed(errors)
+        raise ValidationFailed(sorted(errors, key=_error_order))
     return jobs
+
+
+def _error_order(error: FieldError) -> tuple[int, str]:
+    head = error.field.partition("]")[0].removeprefix("jobs[")
+    return (int(head) if head.isdigit() else -1, error.field)
 
 
 def _build(request: JobRequest, context: _Context, now, actor, trace_id) -> Job:

@@ -20,7 +20,18 @@ def admin_client(client, make_user):
 
 
 @pytest.mark.parametrize(
-    "model", ["jobtype", "job", "retryattempt", "event", "apikey", "heartbeat"]
+    "model",
+    [
+        "jobtype",
+        "job",
+        "retryattempt",
+        "event",
+        "apikey",
+        "heartbeat",
+        "jobdependency",
+        "workflow",
+        "workflowrun",
+    ],
 )
 def test_changelists_load(admin_client, model):
     response = admin_client.get(reverse(f"admin:conductor_{model}_changelist"))
@@ -58,3 +69,31 @@ def test_creating_a_key_in_the_admin_shows_it_once(admin_client):
     assert any("The API key for from-admin is:" in m for m in messages)
     assert ApiKey.objects.filter(name="from-admin").count() == 1
     assert Event.objects.filter(type="api_key.created").exists()
+
+
+def test_cancel_and_resume_actions_in_the_admin(admin_client):
+    job = Job.objects.get()
+    url = reverse("admin:conductor_job_changelist")
+    response = admin_client.post(
+        url, {"action": "cancel_jobs", "_selected_action": [str(job.pk)]}, follow=True
+    )
+    assert response.status_code == 200
+    job.refresh_from_db()
+    assert job.state == "cancelled" and job.cancelled_by == "root"
+    assert Event.objects.filter(type="job.cancelled", actor="root").exists()
+    admin_client.post(url, {"action": "resume_jobs", "_selected_action": [str(job.pk)]})
+    job.refresh_from_db()
+    assert job.state == "pending"
+
+
+def test_retry_action_refuses_a_pending_job_with_a_message(admin_client):
+    job = Job.objects.get()
+    response = admin_client.post(
+        reverse("admin:conductor_job_changelist"),
+        {"action": "retry_jobs", "_selected_action": [str(job.pk)]},
+        follow=True,
+    )
+    messages = [str(m) for m in response.context["messages"]]
+    assert any("only failed or dead jobs" in m for m in messages)
+    job.refresh_from_db()
+    assert job.state == "pending"

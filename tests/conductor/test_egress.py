@@ -154,31 +154,19 @@ def test_allow_list_parses_names_addresses_and_networks():
     assert AllowList.parse(["a.test", "B.test"]).names == {"a.test", "b.test"}
 
 
+PUBLIC, LOCAL = ["93.184.216.34"], ["127.0.0.1", "::1"]
+
+
 @pytest.mark.parametrize(
     ("host", "addresses", "allow", "approved"),
     [
-        ("example.com", ["93.184.216.34"], "", ["93.184.216.34"]),  # public: fine
-        (
-            "localhost",
-            ["127.0.0.1", "::1"],
-            "localhost",
-            ["127.0.0.1", "::1"],
-        ),  # allowed by name
+        ("example.com", PUBLIC, "", PUBLIC),  # public: fine
+        ("localhost", LOCAL, "localhost", LOCAL),  # allowed by name
         ("db.test", ["10.1.1.1"], "10.1.1.1", ["10.1.1.1"]),  # allowed by address
         ("db.test", ["10.1.1.1"], "10.0.0.0/8", ["10.1.1.1"]),  # allowed by network
-        (
-            "mixed.test",
-            ["93.184.216.34", "10.0.0.1"],
-            "",
-            None,
-        ),  # one private answer refuses all
-        ("localhost", ["127.0.0.1"], "", None),  # loopback without allow-list
-        (
-            "other.test",
-            ["127.0.0.1"],
-            "localhost",
-            None,
-        ),  # another name's entry does not count
+        ("mixed.test", [*PUBLIC, "10.0.0.1"], "", None),  # one private answer: refused
+        ("localhost", ["127.0.0.1"], "", None),  # loopback, no allow-list
+        ("other.test", ["127.0.0.1"], "localhost", None),  # another name's entry
         ("empty.test", [], "", None),  # no answer at all
     ],
 )

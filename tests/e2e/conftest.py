@@ -101,6 +101,28 @@ def start_worker(transactional_db, tmp_path):
         proc.stop()
 
 
+@pytest.fixture
+def start_beat(transactional_db, tmp_path):
+    from django.db import connection
+
+    started: list[Proc] = []
+
+    def start(**extra) -> Proc:
+        env = process_env(connection.settings_dict["NAME"], **extra)
+        proc = Proc(
+            [str(BIN / "celery"), "-A", "conductor", "beat", "-l", "info"],
+            env,
+            tmp_path / f"beat{len(started)}.log",
+        )
+        started.append(proc)
+        proc.wait_for("beat: Starting")
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()
+
+
 def wait_until(predicate, timeout: float = 30, interval: float = 0.1):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -41,3 +41,49 @@ def test_a_burst_of_submits_each_runs_exactly_once(start_worker, api):
         timeout=30,
     )
     assert RetryAttempt.objects.filter(job_id__in=ids).count() == 30
+
+
+def test_beat_sweeper_runs_a_scheduled_job_with_no_other_message(
+    start_worker, start_beat, api
+):
+    fast = {"CONDUCTOR_ENGINE_SWEEP_INTERVAL_S": 1}
+    start_worker(**fast)
+    start_beat(**fast)
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    run_at = timezone.now() + timedelta(seconds=2)
+    job_id = api.post_json(
+        "/api/v2/jobs", {"type": "demo.noop", "run_at": run_at.isoformat()}
+    ).json()["data"]["id"]
+    # The submit's own doorbell finds nothing due; only the sweeper can start it.
+    data = wait_until(
+        lambda: (
+            (d := api.get(f"/api/v2/jobs/{job_id}").json()["data"])["state"]
+            == "succeeded"
+            and d
+        ),
+        timeout=30,
+    )
+    assert data["started_at"] >= run_at.isoformat().replace("+00:00", "Z")[:19]
+
+
+def test_a_failing_job_is_retried_on_schedule_by_the_real_worker(
+    start_worker, start_beat, api
+):
+    fast = {"CONDUCTOR_ENGINE_SWEEP_INTERVAL_S": 1}
+    start_worker(**fast)
+    start_beat(**fast)
+    job_id = api.post_json(
+        "/api/v2/jobs",
+        {"type": "demo.flaky", "max_retries": 2, "payload": {"fail_rate": 1}},
+    ).json()["data"]["id"]
+    wait_until(
+        lambda: api.get(f"/api/v2/jobs/{job_id}").json()["data"]["state"] == "failed",
+        timeout=30,
+    )
+    attempts = api.get(f"/api/v2/jobs/{job_id}/attempts").json()["data"]
+    assert [a["attempt_number"] for a in attempts] == [1, 2, 3]
+    assert all(a["status"] == "failed" for a in attempts)
+    assert attempts[0]["retry_at"] and attempts[1]["retry_at"]

@@ -6,6 +6,7 @@ Each view: input → one service or selector → output.
 import json
 import re
 import time
+import uuid
 
 from django.conf import settings
 from django.http import FileResponse
@@ -80,7 +81,9 @@ _LIST_PARAMS = [
     ),
 ]
 
-_PATH = re.compile(r"^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,7}$")
+# Segments of letters, digits, - and single _: "__" would be read as a Django lookup.
+_SEGMENT = r"(?!.*__)[A-Za-z0-9_-]{1,64}"
+_PATH = re.compile(rf"^{_SEGMENT}(\.{_SEGMENT}){{0,7}}$")
 
 
 def _filters(params) -> selectors.JobFilters:
@@ -95,8 +98,11 @@ def _filters(params) -> selectors.JobFilters:
 
     def moment(name):
         raw = params.get(name)
-        value = parse_datetime(raw) if raw else None
-        if raw and value is None:
+        try:
+            value = parse_datetime(raw) if raw else None
+        except ValueError:  # well-formed but impossible, e.g. February 30th
+            value = None
+        if raw is not None and value is None:
             errors[name] = ["must be an ISO 8601 date-time"]
         return value
 
@@ -105,11 +111,13 @@ def _filters(params) -> selectors.JobFilters:
         if key.startswith(selectors.PAYLOAD_PREFIX):
             path = key[len(selectors.PAYLOAD_PREFIX) :]
             if not _PATH.match(path):
-                errors[key] = ["path segments are letters, digits, - and _"]
+                errors[key] = ["path segments are letters, digits, - and _ (not __)"]
             payload.append((path, _json_or_text(value)))
     priorities = listed("priority", {p.label for p in Priority})
     filters = selectors.JobFilters(
-        types=listed("type"),
+        types=listed(
+            "type", set(selectors.job_type_names()) if "type" in params else None
+        ),
         states=listed("state", set(JobState.values)),
         priorities=tuple(Priority.from_label(p) for p in priorities if not errors),
         **{name: moment(name) for name in selectors._RANGES},
@@ -124,9 +132,17 @@ def _filters(params) -> selectors.JobFilters:
 
 def _uuid_param(params, name, errors) -> str | None:
     raw = params.get(name)
-    if raw and not re.fullmatch(r"[0-9a-fA-F-]{32,36}", raw):
+    if raw is not None and not _is_uuid(raw):
         errors[name] = ["must be a job or run id (UUID)"]
     return raw or None
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _json_or_text(value: str):
@@ -183,10 +199,11 @@ class JobsBulkApi(APIView):
             job_request, found = job_request_from(item, prefix=f"jobs[{index}].")
             requests.append(job_request)
             errors += found
-        if errors:
-            raise ValidationFailed(errors)
         results = services.jobs_submit(
-            requests=requests, actor=actor_of(request), trace_id=_trace(request)
+            requests=requests,
+            actor=actor_of(request),
+            trace_id=_trace(request),
+            errors=errors,
         )
         created = sum(1 for _job, new in results if new)
         body = {
@@ -210,7 +227,7 @@ class JobExecuteApi(APIView):
     def post(self, request):
         data = request.data if isinstance(request.data, dict) else {}
         wait_s = _wait_s(data.get("wait_s", 30))
-        job, _created = services.job_submit(
+        job, _new = services.job_submit(
             request=_one_request(request, extra=frozenset({"wait_s"})),
             actor=actor_of(request),
             trace_id=_trace(request),
