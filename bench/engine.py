@@ -34,19 +34,27 @@ TARGET_RATIO = 2.0
 RSS_TARGET_MIB = 150
 POLL_S = 0.1
 RUN_TIMEOUT_S = 150
+STALL_S = 20  # no progress for this long: give up, the worker is failing
 
 
 def _wait_count(count, proc: h.Proc, what: str) -> float:
     """Poll ``count()`` every 100 ms until it reaches JOBS; the moment it did."""
     deadline = time.monotonic() + RUN_TIMEOUT_S
+    last, moved = -1, time.monotonic()
     while True:
         proc.sample_rss()
-        if count() >= JOBS:
+        done = count()
+        if done >= JOBS:
             return time.perf_counter()
+        now = time.monotonic()
+        if done != last:
+            last, moved = done, now
         if proc.popen.poll() is not None:
             raise SystemExit(f"{what}: the worker exited; see {proc.log}")
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{what}: {count()} of {JOBS} after {RUN_TIMEOUT_S} s")
+        if now > deadline or now - moved > STALL_S:
+            raise SystemExit(
+                f"{what}: {done} of {JOBS} done, stuck or too slow; see {proc.log}"
+            )
         time.sleep(POLL_S)
 
 

@@ -22,7 +22,10 @@ class Priority(models.IntegerChoices):
 
     @classmethod
     def from_label(cls, label: str) -> "Priority":
-        return {p.label: p for p in cls}[label]
+        return _PRIORITY_BY_LABEL[label]
+
+
+_PRIORITY_BY_LABEL = {p.label: p for p in Priority}
 
 
 class DependencyMode(models.TextChoices):

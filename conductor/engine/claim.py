@@ -71,13 +71,27 @@ WITH locked AS (
 ), chosen AS (
     SELECT id, row_number() OVER (ORDER BY priority DESC, rn, run_at) AS position
     FROM ranked ORDER BY priority DESC, rn, run_at LIMIT %(limit)s
+), claimed AS (
+    UPDATE conductor_job AS j
+    SET state = 'running', attempts = j.attempts + 1, lease_expires_at = %(lease)s,
+        locked_by = %(worker)s, started_at = COALESCE(j.started_at, %(now)s),
+        attempt_started_at = %(now)s, updated_at = %(now)s
+    FROM chosen WHERE j.id = chosen.id
+    RETURNING {", ".join("j." + c.strip() for c in _COLUMNS.split(","))}, chosen.position
+), attempts AS (
+    INSERT INTO conductor_retryattempt
+        (job_id, attempt_number, status, started_at, worker, error_code,
+         error_message, traceback)
+    SELECT id, attempts, 'pending', %(now)s, %(worker)s, '', '', '' FROM claimed
+), events AS (
+    INSERT INTO conductor_event
+        (type, subject_type, subject_id, data, actor, trace_id, created_at)
+    SELECT 'job.started', 'job', id::text,
+           jsonb_build_object('type', type, 'attempt', attempts, 'worker', %(worker)s),
+           '', trace_id, %(now)s
+    FROM claimed ORDER BY position
 )
-UPDATE conductor_job AS j
-SET state = 'running', attempts = j.attempts + 1, lease_expires_at = %(lease)s,
-    locked_by = %(worker)s, started_at = COALESCE(j.started_at, %(now)s),
-    attempt_started_at = %(now)s, updated_at = %(now)s
-FROM chosen WHERE j.id = chosen.id
-RETURNING {", ".join("j." + c.strip() for c in _COLUMNS.split(","))}, chosen.position
+SELECT * FROM claimed
 """
 
 
@@ -88,11 +102,12 @@ def claim_batch(
     with transaction.atomic():
         allowance = _free_slots()
         if connection.vendor == "postgresql":
+            # One round trip: claim, attempt rows and job.started events.
             claimed = _claim_postgresql(queue, worker, limit, now, lease, allowance)
         else:
             claimed = _claim_single_writer(queue, worker, limit, now, lease, allowance)
-        if claimed:
-            _record_start(claimed, worker=worker, now=now)
+            if claimed:
+                _record_start(claimed, worker=worker, now=now)
     return claimed
 
 

@@ -25,16 +25,93 @@ def complete_batch(*, finished: Sequence[Finished], worker: str, now: datetime) 
         return 0
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            owned = _update_jobs_postgresql(finished, worker, now)
+            owned = _complete_postgresql(finished, worker, now)
             done = [f for f in finished if f.job.id in owned]
-            _update_attempts_postgresql(done)
         else:
             done = [f for f in finished if _update_job_single(f, worker, now)]
             for f in done:
                 _update_attempt_single(f)
-        events_record((e for f in done for e in _events(f, worker)), at=now)
+            events_record((e for f in done for e in _events(f, worker)), at=now)
         _follow_up(done)
     return len(done)
+
+
+_COMPLETE_SQL = """
+WITH v AS (
+    SELECT * FROM unnest(
+        %(ids)s::uuid[], %(attempts)s::int[], %(states)s::text[], %(results)s::jsonb[],
+        %(errors)s::jsonb[], %(run_ats)s::timestamptz[], %(finished)s::timestamptz[],
+        %(files)s::text[]
+    ) AS v(id, attempt, state, result, error, run_at, finished_at, result_file)
+), jobs AS (
+    UPDATE conductor_job AS j
+    SET state = v.state, result = v.result, error = v.error,
+        run_at = COALESCE(v.run_at, j.run_at), finished_at = v.finished_at,
+        result_file = COALESCE(NULLIF(v.result_file, ''), j.result_file),
+        progress_pct = CASE WHEN v.state = 'succeeded' THEN 100 ELSE j.progress_pct END,
+        lease_expires_at = NULL, locked_by = '', updated_at = %(now)s
+    FROM v
+    WHERE j.id = v.id AND j.attempts = v.attempt
+      AND j.state = 'running' AND j.locked_by = %(worker)s
+    RETURNING j.id
+), attempts AS (
+    UPDATE conductor_retryattempt AS a
+    SET status = x.status, finished_at = x.finished_at, duration_ms = x.duration,
+        error_code = x.code, error_message = x.message, traceback = x.tb,
+        retry_at = x.retry_at
+    FROM unnest(
+        %(ids)s::uuid[], %(attempts)s::int[], %(a_status)s::text[],
+        %(a_finished)s::timestamptz[], %(durations)s::int[], %(codes)s::text[],
+        %(messages)s::text[], %(tbs)s::text[], %(retry_ats)s::timestamptz[]
+    ) AS x(job_id, attempt, status, finished_at, duration, code, message, tb, retry_at)
+    JOIN jobs ON jobs.id = x.job_id
+    WHERE a.job_id = x.job_id AND a.attempt_number = x.attempt
+), events AS (
+    INSERT INTO conductor_event
+        (type, subject_type, subject_id, data, actor, trace_id, created_at)
+    SELECT e.type, 'job', e.job_id::text, e.data, '', e.trace_id, %(now)s
+    FROM unnest(
+        %(e_jobs)s::uuid[], %(e_types)s::text[], %(e_data)s::jsonb[],
+        %(e_traces)s::text[]
+    ) WITH ORDINALITY AS e(job_id, type, data, trace_id, n)
+    JOIN jobs ON jobs.id = e.job_id
+    ORDER BY e.n
+)
+SELECT id FROM jobs
+"""
+
+
+def _complete_postgresql(finished, worker, now) -> set[str]:
+    """One round trip: job rows, attempt rows and events of every job still ours."""
+    jobs = list(zip(*(_job_values(f) for f in finished), strict=True))
+    attempts = list(zip(*(_attempt_values(f) for f in finished), strict=True))
+    events = [e for f in finished for e in _events(f, "")]
+    params = {
+        "now": now,
+        "worker": worker,
+        "ids": list(jobs[0]),
+        "attempts": list(jobs[1]),
+        "states": list(jobs[2]),
+        "results": list(jobs[3]),
+        "errors": list(jobs[4]),
+        "run_ats": list(jobs[5]),
+        "finished": list(jobs[6]),
+        "files": list(jobs[7]),
+        "a_status": list(attempts[2]),
+        "a_finished": list(attempts[3]),
+        "durations": list(attempts[4]),
+        "codes": list(attempts[5]),
+        "messages": list(attempts[6]),
+        "tbs": list(attempts[7]),
+        "retry_ats": list(attempts[8]),
+        "e_jobs": [e.subject_id for e in events],
+        "e_types": [e.type for e in events],
+        "e_data": [json.dumps(e.data) for e in events],
+        "e_traces": [e.trace_id for e in events],
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_COMPLETE_SQL, params)
+        return {str(row[0]) for row in cursor.fetchall()}
 
 
 def _follow_up(done: Sequence[Finished]) -> None:
@@ -88,30 +165,6 @@ def _job_values(f: Finished) -> tuple:
     )
 
 
-_JOBS_SQL = """
-UPDATE conductor_job AS j
-SET state = v.state, result = v.result::jsonb, error = v.error::jsonb,
-    run_at = COALESCE(v.run_at::timestamptz, j.run_at),
-    finished_at = v.finished_at::timestamptz,
-    result_file = COALESCE(NULLIF(v.result_file, ''), j.result_file),
-    progress_pct = CASE WHEN v.state = 'succeeded' THEN 100 ELSE j.progress_pct END,
-    lease_expires_at = NULL, locked_by = '', updated_at = %s
-FROM (VALUES {rows})
-    AS v(id, attempt, state, result, error, run_at, finished_at, result_file)
-WHERE j.id = v.id::uuid AND j.attempts = v.attempt::int
-  AND j.state = 'running' AND j.locked_by = %s
-RETURNING j.id
-"""
-
-
-def _update_jobs_postgresql(finished, worker, now) -> set[str]:
-    rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(finished))
-    params = [now, *(v for f in finished for v in _job_values(f)), worker]
-    with connection.cursor() as cursor:
-        cursor.execute(_JOBS_SQL.format(rows=rows), params)
-        return {str(row[0]) for row in cursor.fetchall()}
-
-
 def _attempt_values(f: Finished) -> tuple:
     o = f.outcome
     error = o.error if isinstance(o, RetryAt | Failed) else None
@@ -129,26 +182,6 @@ def _attempt_values(f: Finished) -> tuple:
         error.traceback if error else "",
         o.when if isinstance(o, RetryAt) else None,
     )
-
-
-_ATTEMPTS_SQL = """
-UPDATE conductor_retryattempt AS a
-SET status = v.status, finished_at = v.finished_at::timestamptz,
-    duration_ms = v.duration::int, error_code = v.code, error_message = v.message,
-    traceback = v.tb, retry_at = v.retry_at::timestamptz
-FROM (VALUES {rows})
-    AS v(job_id, attempt, status, finished_at, duration, code, message, tb, retry_at)
-WHERE a.job_id = v.job_id::uuid AND a.attempt_number = v.attempt::int
-"""
-
-
-def _update_attempts_postgresql(done: Sequence[Finished]) -> None:
-    if not done:
-        return
-    rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(done))
-    params = [v for f in done for v in _attempt_values(f)]
-    with connection.cursor() as cursor:
-        cursor.execute(_ATTEMPTS_SQL.format(rows=rows), params)
 
 
 def _update_job_single(f: Finished, worker: str, now: datetime) -> bool:

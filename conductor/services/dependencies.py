@@ -9,7 +9,8 @@ is skipped is itself final, so its own dependents are looked at next.
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from conductor import dependencies
@@ -65,6 +66,10 @@ def dependency_states(*, job_ids: list) -> dict[str, dict[str, str]]:
 
 def _apply(job: Job, states: dict[str, str], actor: str) -> bool:
     """Apply the decision for one waiting job; True when it became final."""
+    cancelled = tuple(d for d, s in states.items() if s == JobState.CANCELLED)
+    if job.workflow_run_id and cancelled and _any_skipped(cancelled):
+        # A node below a skipped node is skipped too, whatever on_failure says.
+        return _skip(job, "a parent node was skipped", actor)
     decision = dependencies.decide(
         mode=job.dependency_mode,
         on_failure=job.on_dependency_failure,
@@ -74,11 +79,13 @@ def _apply(job: Job, states: dict[str, str], actor: str) -> bool:
     if isinstance(decision, dependencies.Ready):
         return _ready(job, actor)
     if isinstance(decision, dependencies.Retry):
+        if any(states[d] == JobState.CANCELLED for d in decision.dependencies):
+            # Someone cancelled it on purpose: retrying would undo their decision.
+            _abort(job, decision.dependencies, actor)
+            return True
         _retry_dependencies(job, decision.dependencies, actor)
         return False
     if isinstance(decision, dependencies.Abort):
-        if job.workflow_run_id and _all_skipped(decision.failed):
-            return _skip(job, "a parent node was skipped", actor)
         _abort(job, decision.failed, actor)
         return True
     return False
@@ -93,7 +100,8 @@ def _ready(job: Job, actor: str) -> bool:
         to=JobState.PENDING,
         expect=JobState.WAITING,
         event="job.ready",
-        changes={"run_at": timezone.now()},
+        # Released now, but never before the run_at the submitter asked for.
+        changes={"run_at": Greatest(F("run_at"), Value(timezone.now()))},
         actor=actor,
         trace_id=job.trace_id,
     )
@@ -137,15 +145,15 @@ def _abort(job: Job, failed: tuple[str, ...], actor: str) -> None:
 
 def _retry_dependencies(job: Job, failed: tuple[str, ...], actor: str) -> None:
     Job.objects.filter(id=job.id).update(dependency_retries=F("dependency_retries") + 1)
-    for dep_id in failed:
-        from conductor.services.jobs import job_retry
+    from conductor.services.job_control import job_retry
 
+    for dep_id in failed:
         job_retry(job_id=dep_id, actor=actor, reason=f"retried for dependent {job.id}")
 
 
-def _all_skipped(job_ids: tuple[str, ...]) -> bool:
-    rows = Job.objects.filter(id__in=job_ids).values_list("state", "cancel_reason")
-    return all(s == JobState.CANCELLED and r.startswith(SKIPPED) for s, r in rows)
+def _any_skipped(job_ids: tuple[str, ...]) -> bool:
+    reasons = Job.objects.filter(id__in=job_ids).values_list("cancel_reason", flat=True)
+    return any(reason.startswith(SKIPPED) for reason in reasons)
 
 
 def _condition_of(job: Job):

@@ -21,10 +21,23 @@ from conductor.services.jobs import JobRequest, jobs_submit
 
 
 def _plan(definition: Any):
+    """The DAG checked, and every node's payload against its job type's schema."""
     from scheduling import dag
 
     known = [spec.name for spec in registry.all_specs()]
-    return dag.validate(definition, known_types=known)
+    plan = dag.validate(definition, known_types=known)
+    errors = [
+        error
+        for index, node in enumerate(plan.nodes.values())
+        for error in registry.validate(
+            registry.get(node.type),
+            registry.upgrade(registry.get(node.type), node.payload)[0],
+            prefix=f"nodes[{index}].payload",
+        )
+    ]
+    if errors:
+        raise dag.DagInvalid(errors)
+    return plan
 
 
 def workflow_validate(*, definition: Any):

@@ -116,6 +116,7 @@ def test_cancel_an_unknown_job_is_404(api):
 def test_graceful_cancel_of_a_running_job_asks_the_handler_to_stop(api):
     job_id = _submit(api, type="test.until_cancelled")
     [claimed] = _claim()
+    assert claimed.id == job_id
     response = api.post_json(
         f"{JOBS}/{job_id}/cancel", {"reason": "operator stop", "mode": "graceful"}
     )
@@ -168,11 +169,6 @@ def test_forced_cancel_of_a_running_job_ends_it_and_its_attempt(api):
     assert Job.objects.get(id=job_id).result is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="job_cancel resolves dependents (abort -> failed) before propagating, so "
-    "the dependent ends failed/DEPENDENCY_FAILED instead of cancelled",
-)
 def test_cancel_with_propagate_cancels_waiting_dependents(api):
     first = _submit(api, type="test.echo", run_at=_later(hours=1))
     second = _submit(api, type="test.echo", depends_on=[first])

@@ -94,12 +94,6 @@ def test_bulk_names_bad_fields_of_items(api):
     assert Job.objects.count() == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bulk validates in two passes (JobsBulkApi raises the field errors of "
-    "job_request_from before services.jobs_submit checks types and payloads), so "
-    "one answer does not name every bad field",
-)
 def test_bulk_names_field_and_payload_errors_in_one_answer(api):
     jobs = [{"type": "test.echo"} for _ in range(5)]
     jobs[1] = {"type": "no.such.type"}
@@ -236,11 +230,6 @@ def _uuid(value):
 # --- execute --------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="JobExecuteApi.post binds `job, _created = services.job_submit(...)`, "
-    "shadowing the module function _created: every execute answers 500",
-)
 def test_execute_without_waiting_answers_202_with_the_pending_job(api):
     response = api.post_json(
         EXECUTE, {"type": "test.echo", "payload": {"a": 1}, "wait_s": 0}
@@ -252,11 +241,6 @@ def test_execute_without_waiting_answers_202_with_the_pending_job(api):
     assert Job.objects.get(id=data["id"]).state == "pending"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="JobExecuteApi.post binds `job, _created = services.job_submit(...)`, "
-    "shadowing the module function _created: every execute answers 500",
-)
 @pytest.mark.django_db(transaction=True)
 def test_execute_waits_for_a_worker_and_returns_the_result(api):
     stop = threading.Event()
@@ -287,11 +271,6 @@ def test_execute_waits_for_a_worker_and_returns_the_result(api):
     assert Job.objects.get(id=data["id"]).state == "succeeded"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="JobExecuteApi.post binds `job, _created = services.job_submit(...)`, "
-    "shadowing the module function _created: every execute answers 500",
-)
 def test_execute_times_out_with_202(api):
     started = time.monotonic()
     response = api.post_json(
@@ -391,11 +370,6 @@ def test_a_bad_filter_value_is_refused_naming_the_parameter(api, param, value):
     assert param in _fields(response)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="parse_datetime raises ValueError on a well-formed but impossible "
-    "date-time; conductor/api/views/jobs.py _filters.moment does not catch it (500)",
-)
 @pytest.mark.parametrize("param", ["created_after", "created_before"])
 def test_an_impossible_date_time_is_refused_naming_the_parameter(api, param):
     response = api.get(JOBS, {param: "2024-13-45T10:00:00"})
@@ -403,11 +377,6 @@ def test_an_impossible_date_time_is_refused_naming_the_parameter(api, param):
     assert _fields(response) == [param]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a payload path segment may hold '__', which Django reads as a lookup: "
-    "payload.name__regex=( reaches PostgreSQL as an invalid regex (500)",
-)
 def test_a_payload_path_cannot_smuggle_a_lookup(api):
     _submit(api, type="test.echo", payload={"name": "ann"})
     response = api.get(JOBS, {"payload.name__regex": "("})
@@ -415,11 +384,6 @@ def test_a_payload_path_cannot_smuggle_a_lookup(api):
     assert _fields(response) == ["payload.name__regex"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an unknown job type in the `type` filter silently lists nothing, while "
-    "unknown states and priorities are refused with 400",
-)
 def test_an_unknown_type_filter_is_refused_naming_the_parameter(api):
     _submit(api, type="test.echo")
     response = api.get(JOBS, {"type": "test.ecko"})

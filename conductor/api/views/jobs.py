@@ -204,10 +204,11 @@ class JobsBulkApi(APIView):
             actor=actor_of(request),
             trace_id=_trace(request),
             errors=errors,
+            materialize=False,
         )
-        created = sum(1 for _job, new in results if new)
+        created = sum(1 for _id, new in results if new)
         body = {
-            "ids": [str(job.id) for job, _new in results],
+            "ids": [job_id for job_id, _new in results],
             "created": created,
             "replayed": len(results) - created,
         }
