@@ -51,6 +51,8 @@ _COLUMNS = (
     "checkpoint"
 )
 
+_RETURNING = ", ".join("j." + c.strip() for c in _COLUMNS.split(","))
+
 _CLAIM_SQL = f"""
 WITH locked AS (
     SELECT c.id, c.type, c.priority, c.run_at
@@ -77,7 +79,7 @@ WITH locked AS (
         locked_by = %(worker)s, started_at = COALESCE(j.started_at, %(now)s),
         attempt_started_at = %(now)s, updated_at = %(now)s
     FROM chosen WHERE j.id = chosen.id
-    RETURNING {", ".join("j." + c.strip() for c in _COLUMNS.split(","))}, chosen.position
+    RETURNING {_RETURNING}, chosen.position
 ), attempts AS (
     INSERT INTO conductor_retryattempt
         (job_id, attempt_number, status, started_at, worker, error_code,
