@@ -1,9 +1,9 @@
 """Shared helpers for the benchmarks: the bench environment and real child processes.
 
-Every benchmark runs against its own PostgreSQL database (``conductor_bench``) and its
-own Redis database number (``/9``), never the development or test ones. ``scripts/bench``
-creates and migrates the database and flushes the Redis database before running; the
-helpers here only point this process and its children at them.
+Every benchmark runs against its own PostgreSQL database (``conductor_bench``) and
+its own Redis database number (``/9``), never the development or test ones.
+``scripts/bench`` creates and migrates the database and flushes the Redis database
+before running; the helpers here only point this process and its children at them.
 
 Child processes (Celery workers, gunicorn) start in their own session, so each is a
 process group: stopping one signals the whole group (the main process and every pool
@@ -85,13 +85,18 @@ def note(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
+def load_1m() -> float:
+    """The 1-minute load average: other work on the machine skews every figure."""
+    return round(os.getloadavg()[0], 2)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-# --- processes --------------------------------------------------------------------------
+# --- processes ------------------------------------------------------------------------
 
 _RUNNING: list["Proc"] = []
 

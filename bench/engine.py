@@ -1,4 +1,4 @@
-"""Benchmark: jobs persisted and executed end to end (SPEC §12: ≥ 2× raw Celery).
+"""Benchmark: jobs persisted and executed end to end (SPEC §12: at least 2x raw Celery).
 
     scripts/bench engine          (or: make bench NAME=engine)
 
@@ -140,6 +140,7 @@ def _record(db) -> dict:
 def main() -> None:
     env = h.configure()
     h.django_setup()
+    load = h.load_1m()
     import psycopg
 
     db = psycopg.connect(**h.psycopg_conninfo(), autocommit=True)
@@ -186,6 +187,7 @@ def main() -> None:
             "worker_rss_mib_total": h.mib(con["rss_total_peak_kib"]),
             "rss_target_mib": RSS_TARGET_MIB,
             "record_complete": complete,
+            "load_1m_at_start": load,
             "ok": complete
             and ratio >= TARGET_RATIO
             and rss_max is not None

@@ -11,6 +11,7 @@ from conductor.engine.complete import complete_batch
 from conductor.engine.run import drain
 from conductor.engine.supervise import run_batch
 from conductor.models import Event, Job, JobType, RetryAttempt
+from conductor.services import job_progress_record
 from tests.conductor import jobtypes_for_tests  # noqa: F401 - registers test.* types
 
 pytestmark = pytest.mark.django_db
@@ -464,3 +465,67 @@ def test_a_retry_resumes_from_the_last_checkpoint(api):
         "attempt": 2,
         "resumed_from": {"cursor": 3, "seen": ["a", "b", "c"]},
     }
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="cancelled -> waiting is not in conductor/states.py TRANSITIONS, so "
+    "job_control._requeue raises IllegalTransition, which the API answers with 500",
+)
+def test_resume_a_job_cancelled_while_waiting_puts_it_back_to_wait(api):
+    dependency = _submit(api, type="test.echo", run_at=_later(hours=1))
+    job_id = _submit(api, type="test.echo", payload={"k": 1}, depends_on=[dependency])
+    api.post_json(f"{JOBS}/{job_id}/cancel", {"reason": "hold"})
+    response = api.post_json(f"{JOBS}/{job_id}/resume", {})
+    assert response.status_code == 200, response.json()
+    assert response.json()["data"]["state"] == "waiting"
+    assert _events(job_id, "job.resumed")
+    Job.objects.filter(id=dependency).update(run_at=timezone.now())
+    _run_all()
+    job = Job.objects.get(id=job_id)
+    assert job.state == "succeeded" and job.result == {"k": 1}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="job_control._target_state picks waiting for a failed job whose "
+    "dependency failed; failed -> waiting is illegal: IllegalTransition, 500",
+)
+def test_retry_a_job_whose_dependency_failed_never_answers_500(api):
+    dependency = _submit(api, type="test.fail")
+    job_id = _submit(api, type="test.echo", depends_on=[dependency])
+    _run_all()
+    assert Job.objects.get(id=job_id).error["code"] == "DEPENDENCY_FAILED"
+    response = api.post_json(f"{JOBS}/{job_id}/retry", {})
+    assert response.status_code in (200, 409), response.status_code
+    if response.status_code == 200:  # back to wait for its (failed) dependency
+        assert response.json()["data"]["state"] == "waiting"
+    else:
+        assert Job.objects.get(id=job_id).state == "failed"
+
+
+def test_progress_of_a_running_job_shows_an_eta(api):
+    job_id = _submit(api, type="test.echo")
+    _claim()
+    assert job_progress_record(
+        job_id=job_id,
+        worker=WORKER,
+        pct=25,
+        stage="download",
+        message="1 of 4",
+        eta_s=None,
+    )
+    data = api.get(f"{JOBS}/{job_id}/progress").json()["data"]
+    assert data["state"] == "running"
+    assert (data["pct"], data["stage"], data["message"]) == (25, "download", "1 of 4")
+    assert data["eta_s"] is not None and data["eta_s"] >= 0
+    # A report from a worker that no longer holds the job changes nothing.
+    assert not job_progress_record(
+        job_id=job_id,
+        worker="someone-else",
+        pct=90,
+        stage="late",
+        message="",
+        eta_s=None,
+    )
+    assert api.get(f"{JOBS}/{job_id}/progress").json()["data"]["pct"] == 25

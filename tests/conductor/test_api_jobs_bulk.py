@@ -62,6 +62,42 @@ def test_bulk_creates_every_job_in_order_with_one_event_each(api):
     assert set(submitted.values_list("actor", flat=True)) == {"api-key:test-key"}
 
 
+def test_bulk_submitted_events_describe_each_job(api):
+    first = _submit(api, type="test.echo", run_at="2999-01-01T00:00:00Z")
+    jobs = [
+        {"type": "test.echo", "priority": "critical"},
+        {"type": "test.echo", "depends_on": [first]},
+    ]
+    ids = api.post_json(BULK, {"jobs": jobs}).json()["data"]["ids"]
+    data = [Event.objects.get(type="job.submitted", subject_id=i).data for i in ids]
+    assert data[0]["type"] == "test.echo" and data[0]["priority"] == "critical"
+    assert data[0]["state"] == "pending" and data[0]["queue"] == "default"
+    assert data[1]["state"] == "waiting" and data[1]["priority"] == "normal"
+
+
+PAYLOAD = {
+    "text": 'naïve ☃ 😀 \u00e9 \\ "quoted"',
+    "nested": {"list": [1, 2.5, None, True, "x", {"deep": [[]]}]},
+    "big": 2**70,
+    "small": -0.001,
+    "empty": {},
+    "n": 0,
+    "id": "not-the-job-id",
+}
+
+
+def test_payloads_are_stored_exactly_as_sent(api):
+    single = _submit(api, type="test.echo", payload=PAYLOAD)
+    [bulk] = api.post_json(
+        BULK, {"jobs": [{"type": "test.echo", "payload": PAYLOAD}]}
+    ).json()["data"]["ids"]
+    for job_id in (single, bulk):
+        assert Job.objects.get(id=job_id).payload == PAYLOAD
+        assert api.get(f"{JOBS}/{job_id}").json()["data"]["payload"] == PAYLOAD
+    _run_all()
+    assert Job.objects.get(id=bulk).result == PAYLOAD
+
+
 def test_bulk_names_every_bad_item_and_writes_nothing(api):
     jobs = [{"type": "test.echo"} for _ in range(6)]
     jobs[1] = {"type": "no.such.type"}
@@ -389,3 +425,19 @@ def test_an_unknown_type_filter_is_refused_naming_the_parameter(api):
     response = api.get(JOBS, {"type": "test.ecko"})
     assert response.status_code == 400
     assert _fields(response) == ["type"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2024-01-01T00:00:00+22:47",  # an offset PostgreSQL cannot store
+        "0001-01-01T00:00:00+01:00",  # before year 1 once in UTC
+        "9999-12-31T23:59:59-01:00",  # after year 9999 once in UTC
+    ],
+)
+@pytest.mark.parametrize("param", ["created_after", "run_at_before"])
+def test_an_out_of_range_date_time_filter_never_answers_500(api, param, value):
+    response = api.get(JOBS, {param: value})
+    assert response.status_code in (200, 400), response.status_code
+    if response.status_code == 400:
+        assert _fields(response) == [param]

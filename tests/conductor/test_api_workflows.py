@@ -171,11 +171,6 @@ def test_malformed_create_bodies_are_named(api, body, field):
     assert not Workflow.objects.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="workflow_create (conductor/services/workflows.py) checks the DAG only; "
-    "node payloads are checked against their type's schema only when a run starts",
-)
 def test_a_node_payload_that_breaks_its_schema_is_refused_at_create(api):
     nodes = [
         {"id": "prepare", "type": "test.echo"},
@@ -379,12 +374,6 @@ def test_node_payload_errors_at_run_name_the_node(api):
     assert not Job.objects.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with on_failure=continue, dependencies.decide reads a skipped parent as "
-    "a failed one and releases the child (services/dependencies.py _apply checks "
-    "_all_skipped only on Abort), so a skipped branch's descendants run",
-)
 def test_a_skipped_branch_stays_skipped_when_failures_continue(api):
     _create(api, "lenient_pipeline", PIPELINE, on_failure="continue")
     done = _finish(api, _start(api, "lenient_pipeline")["id"])
@@ -393,3 +382,26 @@ def test_a_skipped_branch_stays_skipped_when_failures_continue(api):
     assert nodes["bulk_report"]["state"] == "cancelled"
     assert nodes["bulk_report"]["cancel_reason"].startswith("skipped:")
     assert done["state"] == "succeeded"
+
+
+def test_on_failure_retry_reruns_the_failed_node_before_the_run_fails(api):
+    _create(
+        api,
+        "stubborn",
+        [
+            {"id": "boom", "type": "test.fail"},
+            {"id": "after", "type": "test.echo", "depends_on": ["boom"]},
+        ],
+        on_failure="retry",
+    )
+    done = _finish(api, _start(api, "stubborn")["id"])
+    assert done["state"] == "failed"
+    nodes = _by_node(done)
+    boom = Job.objects.get(id=nodes["boom"]["job_id"])
+    assert boom.state == "failed" and boom.attempts == 4  # first run + three re-runs
+    assert (
+        Event.objects.filter(subject_id=str(boom.id), type="job.retried").count() == 3
+    )
+    after = Job.objects.get(id=nodes["after"]["job_id"])
+    assert after.state == "failed" and after.error["code"] == "DEPENDENCY_FAILED"
+    assert after.attempts == 0

@@ -92,11 +92,6 @@ def test_a_released_dependent_is_pending_until_a_worker_takes_it(api):
     assert _state(dependent) == "succeeded"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="conductor/services/dependencies.py _ready sets run_at=now on release, "
-    "discarding the later run_at the submitter asked for",
-)
 def test_a_released_dependent_still_waits_for_its_own_run_at(api):
     dependency = _submit(api, type="test.echo")
     dependent = _submit(
@@ -172,6 +167,17 @@ def test_submitting_on_a_dependency_that_already_failed_fails_at_once(api):
     assert response.json()["data"]["error"]["code"] == "DEPENDENCY_FAILED"
 
 
+def test_submitting_on_a_dependency_that_already_succeeded_is_pending_at_once(api):
+    dependency = _submit(api, type="test.echo")
+    _run_all()
+    response = api.post_json(
+        JOBS, {"type": "test.echo", "payload": {"v": 2}, "depends_on": [dependency]}
+    )
+    assert response.json()["data"]["state"] == "pending"
+    _run_all()
+    assert Job.objects.get(id=response.json()["data"]["id"]).result == {"v": 2}
+
+
 @pytest.mark.parametrize("style", ["object", "field"])
 def test_continue_runs_the_dependent_anyway(api, style):
     failing = _submit(api, type="test.fail")
@@ -200,12 +206,6 @@ def test_continue_still_waits_for_the_unfinished_dependencies(api):
     assert _state(dependent) == "waiting"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="conductor/services/dependencies.py _retry_dependencies imports job_retry "
-    "from conductor.services.jobs, where it does not exist (it is in "
-    "services.job_control): ImportError in the completion transaction",
-)
 def test_retry_requeues_the_failed_dependency_and_the_dependent_keeps_waiting(api):
     dependency = _submit(api, type="test.fail_first", max_retries=0)
     dependent = _submit(
@@ -227,11 +227,6 @@ def test_retry_requeues_the_failed_dependency_and_the_dependent_keeps_waiting(ap
     assert job.dependency_retries == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="same ImportError in conductor/services/dependencies.py "
-    "_retry_dependencies (job_retry is in services.job_control)",
-)
 def test_retry_rule_keeps_the_dependent_waiting_while_the_dependency_reruns(api):
     dependency = _submit(api, type="test.fail", max_retries=0)
     dependent = _submit(
@@ -322,12 +317,6 @@ def test_an_unknown_parent_is_refused(api):
     assert [e["field"] for e in response.json()["errors"]] == ["parent"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cancelling a dependency of an on_failure=retry dependent makes "
-    "_retry_dependencies call job_retry (ImportError today; once imported, "
-    "job_retry raises Conflict on a cancelled job), so the cancel itself fails",
-)
 def test_cancelling_a_dependency_of_a_retry_dependent_still_cancels(api):
     dependency = _submit(api, type="test.echo", run_at=_later(hours=1))
     dependent = _submit(
