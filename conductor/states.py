@@ -18,8 +18,11 @@
 | running   | dead      | out of retries: the dead-letter queue      |
 | running   | cancelled | forced or graceful cancel                  |
 | failed    | pending   | retried by an actor                        |
+| failed    | waiting   | retried, its dependencies not yet done     |
 | dead      | pending   | retried by an actor                        |
+| dead      | waiting   | retried, its dependencies not yet done     |
 | cancelled | pending   | resumed by an actor                        |
+| cancelled | waiting   | resumed, its dependencies not yet done     |
 
 ``succeeded`` is final. Every transition is applied by a conditional UPDATE
 (``WHERE state IN sources_of(new)``) and journalled.
@@ -49,9 +52,9 @@ TRANSITIONS: dict[JobState, frozenset[JobState]] = {
         {S.SUCCEEDED, S.PENDING, S.PARKED, S.FAILED, S.DEAD, S.CANCELLED}
     ),
     S.SUCCEEDED: frozenset(),
-    S.FAILED: frozenset({S.PENDING}),
-    S.DEAD: frozenset({S.PENDING}),
-    S.CANCELLED: frozenset({S.PENDING}),
+    S.FAILED: frozenset({S.PENDING, S.WAITING}),
+    S.DEAD: frozenset({S.PENDING, S.WAITING}),
+    S.CANCELLED: frozenset({S.PENDING, S.WAITING}),
 }
 
 #: States a job never leaves on its own (only an actor's retry or resume moves it).

@@ -29,6 +29,24 @@ FIELDS = {
     "breaker",
 }
 PRIORITIES = [p.label for p in Priority]
+MIN_MOMENT = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_MOMENT = datetime(9998, 12, 31, tzinfo=UTC)
+
+
+def utc_or_none(moment: datetime) -> datetime | None:
+    """The moment in UTC, or None when the database could not store it."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    offset = moment.utcoffset()
+    if offset is None or abs(offset.total_seconds()) >= 16 * 3600:
+        return None
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:
+        return None
+    return moment if MIN_MOMENT <= moment <= MAX_MOMENT else None
+
+
 MAX_RETRIES = 10
 
 
@@ -81,7 +99,12 @@ class _Reader:
         if moment is None:
             self.error(name, "must be an ISO 8601 date-time", "invalid")
             return None
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return utc_or_none(moment) or self.error(
+            name,
+            f"must be a date-time between {MIN_MOMENT:%Y} and {MAX_MOMENT:%Y} "
+            "with an offset PostgreSQL accepts (-15:59 to +15:59)",
+            "out_of_range",
+        )
 
     def ids(self, name: str, value: Any) -> tuple[str, ...]:
         if value is None:

@@ -174,8 +174,11 @@ def _target_state(job: Job) -> str:
         states=states,
         retries_used=job.dependency_retries,
     )
-    return (
-        JobState.PENDING
-        if isinstance(decision, dependencies.Ready)
-        else JobState.WAITING
-    )
+    if isinstance(decision, dependencies.Abort):
+        failed = ", ".join(decision.failed)
+        raise Conflict(
+            f"its dependencies ended without success ({failed}); retry those first"
+        )
+    if isinstance(decision, dependencies.Ready):
+        return JobState.PENDING
+    return JobState.WAITING

@@ -467,11 +467,6 @@ def test_a_retry_resumes_from_the_last_checkpoint(api):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cancelled -> waiting is not in conductor/states.py TRANSITIONS, so "
-    "job_control._requeue raises IllegalTransition, which the API answers with 500",
-)
 def test_resume_a_job_cancelled_while_waiting_puts_it_back_to_wait(api):
     dependency = _submit(api, type="test.echo", run_at=_later(hours=1))
     job_id = _submit(api, type="test.echo", payload={"k": 1}, depends_on=[dependency])
@@ -486,11 +481,6 @@ def test_resume_a_job_cancelled_while_waiting_puts_it_back_to_wait(api):
     assert job.state == "succeeded" and job.result == {"k": 1}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="job_control._target_state picks waiting for a failed job whose "
-    "dependency failed; failed -> waiting is illegal: IllegalTransition, 500",
-)
 def test_retry_a_job_whose_dependency_failed_never_answers_500(api):
     dependency = _submit(api, type="test.fail")
     job_id = _submit(api, type="test.echo", depends_on=[dependency])

@@ -430,7 +430,7 @@ def test_an_unknown_type_filter_is_refused_naming_the_parameter(api):
 @pytest.mark.parametrize(
     "value",
     [
-        "2024-01-01T00:00:00+22:47",  # an offset PostgreSQL cannot store
+        "2024-01-01T00:00:00+22:47",  # PG refuses this offset
         "0001-01-01T00:00:00+01:00",  # before year 1 once in UTC
         "9999-12-31T23:59:59-01:00",  # after year 9999 once in UTC
     ],
@@ -441,3 +441,22 @@ def test_an_out_of_range_date_time_filter_never_answers_500(api, param, value):
     assert response.status_code in (200, 400), response.status_code
     if response.status_code == 400:
         assert _fields(response) == [param]
+
+
+@pytest.mark.parametrize(
+    "run_at",
+    ["2030-01-01T00:00:00+22:47", "9999-12-31T23:59:59-01:00"],
+)
+@pytest.mark.parametrize("path", [JOBS, BULK])
+def test_an_out_of_range_run_at_is_refused_naming_it(api, run_at, path):
+    job = {"type": "test.echo", "run_at": run_at}
+    body = job if path == JOBS else {"jobs": [job]}
+    response = api.post_json(path, body)
+    field = "run_at" if path == JOBS else "jobs[0].run_at"
+    if response.status_code == 400:
+        assert _fields(response) == [field]
+        assert Job.objects.count() == 0
+    else:  # accepted: then it must be readable like any job
+        assert response.status_code == 201, response.status_code
+        assert api.get(JOBS).status_code == 200
+        assert len(api.get(JOBS).json()["data"]) == 1

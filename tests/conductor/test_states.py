@@ -47,5 +47,5 @@ def test_illegal_transitions_raise(old, new):
 def test_every_state_is_in_the_table_and_final_states_only_leave_by_an_actor():
     assert set(states.TRANSITIONS) == set(S)
     for final in states.FINAL:
-        assert states.TRANSITIONS[final] <= {S.PENDING}
+        assert states.TRANSITIONS[final] <= {S.PENDING, S.WAITING}
     assert states.FINAL.isdisjoint(states.ACTIVE)

@@ -22,7 +22,7 @@ from conductor import selectors, services
 from conductor.api import serializers as s
 from conductor.api.auth import actor_of
 from conductor.api.envelope import EventCursorPage
-from conductor.api.job_input import job_request_from
+from conductor.api.job_input import job_request_from, utc_or_none
 from conductor.errors import NotFound, ValidationFailed
 from conductor.models import Event, Job, Priority
 from conductor.states import FINAL, JobState
@@ -102,6 +102,7 @@ def _filters(params) -> selectors.JobFilters:
             value = parse_datetime(raw) if raw else None
         except ValueError:  # well-formed but impossible, e.g. February 30th
             value = None
+        value = utc_or_none(value) if value is not None else None
         if raw is not None and value is None:
             errors[name] = ["must be an ISO 8601 date-time"]
         return value
