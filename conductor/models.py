@@ -94,6 +94,7 @@ class Job(models.Model):
         db_column="type",
         on_delete=models.PROTECT,
         related_name="jobs",
+        db_index=False,  # conductor_job_type (type, created_at) serves every lookup
     )
     payload = models.JSONField(default=dict)
     payload_version = models.PositiveIntegerField(default=1)
@@ -126,6 +127,7 @@ class Job(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="children",
+        db_index=False,  # partial index below: most jobs have no parent
     )
     workflow_run = models.ForeignKey(
         "WorkflowRun",
@@ -133,6 +135,7 @@ class Job(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="jobs",
+        db_index=False,  # partial index below: most jobs are in no workflow
     )
     workflow_node = models.CharField(max_length=100, blank=True)
     dependency_mode = models.CharField(
@@ -190,6 +193,16 @@ class Job(models.Model):
             models.Index(fields=["state", "-created_at"], name="conductor_job_state"),
             models.Index(fields=["job_type", "-created_at"], name="conductor_job_type"),
             models.Index(fields=["-created_at"], name="conductor_job_created"),
+            models.Index(
+                fields=["parent"],
+                condition=Q(parent__isnull=False),
+                name="conductor_job_parent",
+            ),
+            models.Index(
+                fields=["workflow_run"],
+                condition=Q(workflow_run__isnull=False),
+                name="conductor_job_workflow_run",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -199,8 +212,9 @@ class Job(models.Model):
 class JobDependency(models.Model):
     """``job`` waits for ``depends_on``."""
 
+    # The unique (job, depends_on) index serves lookups by job.
     job = models.ForeignKey(
-        Job, on_delete=models.CASCADE, related_name="dependency_rows"
+        Job, on_delete=models.CASCADE, related_name="dependency_rows", db_index=False
     )
     depends_on = models.ForeignKey(
         Job, on_delete=models.CASCADE, related_name="dependent_rows"
@@ -275,7 +289,10 @@ class RetryAttempt(models.Model):
         SUCCESS = "success"
         FAILED = "failed"
 
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="attempt_rows")
+    # The unique (job, attempt_number) index serves lookups by job.
+    job = models.ForeignKey(
+        Job, on_delete=models.CASCADE, related_name="attempt_rows", db_index=False
+    )
     attempt_number = models.PositiveIntegerField()
     status = models.CharField(max_length=8, choices=Status.choices)
     started_at = models.DateTimeField()

@@ -29,6 +29,8 @@ FIELDS = {
     "breaker",
 }
 PRIORITIES = [p.label for p in Priority]
+MODES = DependencyMode.values  # built once: ``.values`` makes a new list per call
+ON_FAILURE = DependencyFailure.values
 MIN_MOMENT = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_MOMENT = datetime(9998, 12, 31, tzinfo=UTC)
 
@@ -150,15 +152,13 @@ def job_request_from(
 def _dependencies(reader: _Reader) -> tuple[tuple[str, ...], str, str]:
     """``depends_on`` is a list of ids, or ``{"jobs", "mode", "on_failure"}``."""
     value = reader.data.get("depends_on")
-    mode = reader.choice("dependency_mode", DependencyMode.values, "all")
-    on_failure = reader.choice(
-        "on_dependency_failure", DependencyFailure.values, "abort"
-    )
+    mode = reader.choice("dependency_mode", MODES, "all")
+    on_failure = reader.choice("on_dependency_failure", ON_FAILURE, "abort")
     if isinstance(value, dict):
         nested = _Reader(value, reader.prefix + "depends_on.")
         ids = nested.ids("jobs", value.get("jobs"))
-        mode = nested.choice("mode", DependencyMode.values, mode)
-        on_failure = nested.choice("on_failure", DependencyFailure.values, on_failure)
+        mode = nested.choice("mode", MODES, mode)
+        on_failure = nested.choice("on_failure", ON_FAILURE, on_failure)
         for name in sorted(set(value) - {"jobs", "mode", "on_failure"}):
             nested.error(name, "unknown field", "unknown_field")
         reader.errors += nested.errors
