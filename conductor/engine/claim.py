@@ -22,12 +22,12 @@ the sweeper.
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import zip_longest
 from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Count
 
+from conductor import priorities
 from conductor.models import Job, JobType, RetryAttempt
 from conductor.services.events import NewEvent, events_record
 from conductor.states import JobState
@@ -152,16 +152,15 @@ def _claim_postgresql(queue, worker, limit, now, lease, allowance) -> list[Claim
 def _claim_single_writer(
     queue, worker, limit, now, lease, allowance
 ) -> list[ClaimedJob]:
-    per_type = []
+    candidates = []
     for name in JobType.objects.filter(paused=False).values_list("name", flat=True):
         cap = min(limit, allowance.get(name, limit))
         due = Job.objects.filter(
             job_type=name, state=JobState.PENDING, queue=queue, run_at__lte=now
         ).order_by("-priority", "run_at")
-        per_type.append(list(due.values_list("id", "priority", "run_at")[:cap]))
-    ranked = [row for tier in zip_longest(*per_type) for row in tier if row]
-    ranked.sort(key=lambda row: -row[1])  # stable: round-robin kept within a priority
-    ids = [row[0] for row in ranked[:limit]]
+        rows = due.values_list("id", "job_type_id", "priority", "run_at")[:cap]
+        candidates += [priorities.Candidate(*row) for row in rows]
+    ids = [c.id for c in priorities.fair_order(candidates, limit)]
     jobs = list(Job.objects.filter(id__in=ids, state=JobState.PENDING))
     for job in jobs:
         job.state = JobState.RUNNING

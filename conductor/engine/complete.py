@@ -185,7 +185,8 @@ def _attempt_values(f: Finished) -> tuple:
 
 
 def _update_job_single(f: Finished, worker: str, now: datetime) -> bool:
-    _id, attempt, state, _result, _error, run_at, finished_at, _file = _job_values(f)
+    values = _job_values(f)
+    attempt, state, run_at, finished_at = values[1], values[2], values[5], values[6]
     o = f.outcome
     changes = {
         "state": state,

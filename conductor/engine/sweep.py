@@ -4,7 +4,8 @@
    again at once, or end ``failed`` with ``LEASE_EXPIRED`` when out of retries; their
    dangling attempt is closed and ``job.lease_expired`` journalled.
 2. Pending jobs age: one priority level per ``CONDUCTOR_ENGINE_AGING_S`` of waiting
-   past their ``run_at``, up to critical, so low-priority work never starves.
+   past their ``run_at``, up to critical, so low-priority work never starves (the
+   rule of ``conductor.priorities.aged``, applied in three UPDATEs).
 3. Every queue with due work gets a doorbell: a lost message costs one sweep interval.
 """
 

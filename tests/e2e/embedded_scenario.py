@@ -1,0 +1,69 @@
+"""Run in a subprocess on the embedded SQLite database by test_embedded_engine.py.
+
+It exercises the engine's single-writer paths (claim, completion, bulk submit,
+dependencies, sweeper) and prints what happened as one JSON line.
+"""
+
+import json
+import os
+import sys
+from datetime import timedelta
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "conductor.settings")
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from conductor import services  # noqa: E402
+from conductor.engine.claim import claim_batch  # noqa: E402
+from conductor.engine.run import drain  # noqa: E402
+from conductor.engine.sweep import leases_reclaim  # noqa: E402
+from conductor.models import Event, Job, RetryAttempt  # noqa: E402
+from conductor.services import JobRequest  # noqa: E402
+
+
+def main() -> None:
+    call_command("migrate", verbosity=0)
+    services.job_type_sync()
+    many = services.jobs_submit(
+        requests=[JobRequest(type="demo.noop", payload={"i": i}) for i in range(150)],
+        materialize=False,
+    )
+    flaky, _ = services.job_submit(
+        request=JobRequest(type="demo.flaky", payload={"fail_rate": 1}, max_retries=0)
+    )
+    first, _ = services.job_submit(request=JobRequest(type="demo.noop", payload={}))
+    child, _ = services.job_submit(
+        request=JobRequest(type="demo.noop", payload={}, depends_on=[str(first.id)])
+    )
+    lost, _ = services.job_submit(request=JobRequest(type="demo.noop", payload={}))
+    claim_batch(queue="default", worker="ghost", limit=1, now=timezone.now(), lease_s=1)
+    Job.objects.filter(locked_by="ghost").update(
+        lease_expires_at=timezone.now() - timedelta(seconds=5)
+    )
+    reclaimed = leases_reclaim(now=timezone.now())
+    done = 0
+    for _ in range(10):
+        done += drain(queue="default", ring=lambda queue: None, worker="embedded")
+    states = {
+        "many": sorted(set(Job.objects.filter(id__in=[i for i, _ in many])
+                           .values_list("state", flat=True))),
+        "flaky": Job.objects.get(id=flaky.id).state,
+        "child": Job.objects.get(id=child.id).state,
+        "reclaimed": reclaimed,
+        "success_attempts": RetryAttempt.objects.filter(status="success").count(),
+        "jobs": Job.objects.count(),
+        "submitted_events": Event.objects.filter(type="job.submitted").count(),
+        "succeeded_events": Event.objects.filter(type="job.succeeded").count(),
+        "lease_expired_events": Event.objects.filter(type="job.lease_expired").count(),
+        "ready_events": Event.objects.filter(type="job.ready").count(),
+        "done": done,
+    }  # fmt: skip
+    json.dump(states, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
