@@ -39,7 +39,7 @@ def main() -> None:
     child, _ = services.job_submit(
         request=JobRequest(type="demo.noop", payload={}, depends_on=[str(first.id)])
     )
-    lost, _ = services.job_submit(request=JobRequest(type="demo.noop", payload={}))
+    services.job_submit(request=JobRequest(type="demo.noop", payload={}))
     claim_batch(queue="default", worker="ghost", limit=1, now=timezone.now(), lease_s=1)
     Job.objects.filter(locked_by="ghost").update(
         lease_expires_at=timezone.now() - timedelta(seconds=5)
