@@ -64,6 +64,12 @@ class JobType(models.Model):
     paused = models.BooleanField(default=False)
     override_max_retries = models.PositiveIntegerField(null=True, blank=True)
     override_timeout_s = models.PositiveIntegerField(null=True, blank=True)
+    retry_policy_name = models.CharField(
+        max_length=100, blank=True, help_text="a named retry policy for this type"
+    )
+    override_retry_policy = models.JSONField(
+        null=True, blank=True, help_text="fields that override the type's policy"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -189,6 +195,11 @@ class Job(models.Model):
                 fields=["lease_expires_at"],
                 condition=Q(state=JobState.RUNNING),
                 name="conductor_job_leased",
+            ),
+            models.Index(
+                fields=["breaker"],
+                condition=Q(state=JobState.PARKED),
+                name="conductor_job_parked",
             ),
             models.Index(fields=["state", "-created_at"], name="conductor_job_state"),
             models.Index(fields=["job_type", "-created_at"], name="conductor_job_type"),

@@ -393,6 +393,30 @@ CONDUCTOR_JOBS_BULK_MAX = _positive_int("CONDUCTOR_JOBS_BULK_MAX", 10_000)
 CONDUCTOR_JOBS_EXECUTE_MAX_WAIT_S = _positive_int(
     "CONDUCTOR_JOBS_EXECUTE_MAX_WAIT_S", 60
 )
+CONDUCTOR_ENGINE_TICK_S = _positive_float("CONDUCTOR_ENGINE_TICK_S", 0.5)
+
+# Retries: the global default policy (per type and per job policies refine it).
+CONDUCTOR_RETRY_INITIAL_DELAY_MS = _positive_int(
+    "CONDUCTOR_RETRY_INITIAL_DELAY_MS", 1000
+)
+CONDUCTOR_RETRY_MAX_DELAY_MS = _positive_int("CONDUCTOR_RETRY_MAX_DELAY_MS", 300_000)
+CONDUCTOR_RETRY_STRATEGY = env.str("CONDUCTOR_RETRY_STRATEGY", default="exponential")
+CONDUCTOR_RETRY_MULTIPLIER = _positive_float("CONDUCTOR_RETRY_MULTIPLIER", 2.0)
+CONDUCTOR_RETRY_JITTER = _typed("CONDUCTOR_RETRY_JITTER", env.float, 0.1)
+
+# Circuit breakers: thresholds of a breaker made on first use.
+CONDUCTOR_BREAKER_FAILURE_THRESHOLD = _positive_int(
+    "CONDUCTOR_BREAKER_FAILURE_THRESHOLD", 5
+)
+CONDUCTOR_BREAKER_SUCCESS_THRESHOLD = _positive_int(
+    "CONDUCTOR_BREAKER_SUCCESS_THRESHOLD", 1
+)
+CONDUCTOR_BREAKER_TIMEOUT_MS = _positive_int("CONDUCTOR_BREAKER_TIMEOUT_MS", 30_000)
+CONDUCTOR_BREAKER_WINDOW_MS = _positive_int("CONDUCTOR_BREAKER_WINDOW_MS", 60_000)
+
+# Dead letters: resolved entries older than this are removed by the daily cleanup.
+CONDUCTOR_DLQ_RETENTION_DAYS = _positive_int("CONDUCTOR_DLQ_RETENTION_DAYS", 30)
+
 CONDUCTOR_API_JSON_MAX_DEPTH = _positive_int("CONDUCTOR_API_JSON_MAX_DEPTH", 64)
 CONDUCTOR_DEMO_USERNAME = env.str("DJANGO_SUPERUSER_USERNAME", default="admin")
 # Outbound HTTP (conductor.egress): hosts, addresses or CIDR networks the SSRF guard
@@ -410,6 +434,14 @@ CELERY_BEAT_SCHEDULE = {
     "conductor.sweep": {
         "task": "conductor.sweep",
         "schedule": CONDUCTOR_ENGINE_SWEEP_INTERVAL_S,
+    },
+    "conductor.tick": {
+        "task": "conductor.tick",
+        "schedule": CONDUCTOR_ENGINE_TICK_S,
+    },
+    "recovery.dlq_cleanup": {
+        "task": "recovery.dlq_cleanup",
+        "schedule": 6 * 3600.0,
     },
     "conductor.beat_heartbeat": {
         "task": "conductor.beat_heartbeat",

@@ -27,8 +27,8 @@ not a number) and out-of-range values, collecting every problem into one
 (``retry_policy.max_delay_ms``, ``retry_policy.delays_ms[2]``) and whose messages
 name the bound. ``delays_ms`` is kept but ignored (only its types checked) unless the
 strategy is ``custom``, so a job may switch its type's custom policy to
-``exponential`` without erasing the list. Error-code lists hold
-1-100 non-empty codes of at most 100 characters.
+``exponential`` without erasing the list. Error-code lists hold at most 100
+non-blank codes of at most 100 characters (patterns: see ``recovery.classify``).
 
 Delay after failed attempt n (1-based)
 --------------------------------------
@@ -277,7 +277,7 @@ class SettingsReader:
     def _within(self, name: str, value: float, low: float, high: float) -> bool:
         if low <= value <= high:
             return True
-        self.fail(name, f"must be between {low:g} and {high:g}", "out_of_range")
+        self.fail(name, f"must be between {low} and {high}", "out_of_range")
         return False
 
 

@@ -240,7 +240,7 @@ def admits(state: BreakerState, *, now: datetime, policy: BreakerPolicy) -> bool
 
 
 def transition_of(old: BreakerState, new: BreakerState) -> str | None:
-    """ "opened", "half_opened" or "closed" when the status changed, else None."""
+    """The journal's name for a status change (opened, half_opened, closed), or None."""
     if old.status == new.status:
         return None
     return TRANSITIONS[new.status]

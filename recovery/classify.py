@@ -41,7 +41,9 @@ layer  source                            matches / reason
   surprise loses work that a retry would have saved.
 
 Patterns (policy lists and rules) are case-sensitive: either exact (``HTTP_5XX``)
-or a prefix ending in one ``*`` (``HTTP_*``; ``*`` alone matches everything). A
+or a prefix ending in ``*`` (``HTTP_*``; ``*`` alone matches everything). Only a
+trailing ``*`` is a wildcard; one elsewhere is an ordinary character, so a
+mistyped admin row matches nothing rather than failing every classification. A
 pattern without a dot matches an exception class by its last dotted component, so
 ``ConnectionError`` matches ``requests.exceptions.ConnectionError``. Subclasses are
 not matched: a rule names the class that was raised.
@@ -64,7 +66,7 @@ MATCHES = ("code", "exception")
 @dataclass(frozen=True)
 class Rule:
     match: str  # "code" | "exception"
-    pattern: str  # exact, or a prefix ending in "*"
+    pattern: str  # exact, or a prefix ending in "*" (the only wildcard)
     retryable: bool
     order: int = 0
     id: int | None = None  # the admin row, named in the verdict's reason
@@ -72,8 +74,8 @@ class Rule:
     def __post_init__(self) -> None:
         if self.match not in MATCHES:
             raise ValueError(f"match must be code or exception, not {self.match!r}")
-        if not self.pattern or "*" in self.pattern[:-1]:
-            raise ValueError(f"bad pattern {self.pattern!r}: only a trailing * allowed")
+        if not self.pattern:
+            raise ValueError("a rule needs a pattern")
 
     @property
     def is_wildcard(self) -> bool:

@@ -146,9 +146,8 @@ class DeadLetter(models.Model):
         RESOLVED = "resolved"
         DISCARDED = "discarded"
 
-    job = models.OneToOneField(
-        Job, on_delete=models.CASCADE, related_name="dead_letter"
-    )
+    # A job retried after it died can die again: one entry per death.
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="dead_letters")
     job_type = models.CharField(max_length=100)
     snapshot = models.JSONField(help_text="the job definition when it died")
     error_code = models.CharField(max_length=100, blank=True)

@@ -6,6 +6,7 @@ shape (``{field, message, code}``; bulk fields prefixed ``jobs[i].``). The seria
 in ``conductor.api.serializers`` describe the same body for OpenAPI.
 """
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +30,7 @@ FIELDS = {
     "breaker",
 }
 PRIORITIES = [p.label for p in Priority]
+BREAKER_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 MODES = DependencyMode.values  # built once: ``.values`` makes a new list per call
 ON_FAILURE = DependencyFailure.values
 MIN_MOMENT = datetime(1970, 1, 1, tzinfo=UTC)
@@ -129,9 +131,12 @@ def job_request_from(
     reader = _Reader(data, prefix)
     for name in sorted(set(data) - FIELDS - extra):
         reader.error(name, "unknown field", "unknown_field")
-    for name in ("retry_policy", "breaker"):
-        if name in data:  # arrive with the recovery features
-            reader.error(name, "not supported yet", "unsupported")
+    retry_policy = data.get("retry_policy")
+    if retry_policy is not None and not isinstance(retry_policy, str | dict):
+        reader.error("retry_policy", "a policy name or an object", "type")
+    breaker = reader.text("breaker", 100)
+    if breaker is not None and not BREAKER_NAME.match(breaker):
+        reader.error("breaker", "letters, digits and _ . : - only", "invalid")
     depends_on, mode, on_failure = _dependencies(reader)
     request = JobRequest(
         type=reader.text("type", 100, required=True),
@@ -145,6 +150,8 @@ def job_request_from(
         on_dependency_failure=on_failure,
         parent=reader.text("parent", 64),
         timeout_s=reader.integer("timeout_s", 1, None),
+        retry_policy=retry_policy,
+        breaker=breaker,
     )
     return (None, reader.errors) if reader.errors else (request, [])
 

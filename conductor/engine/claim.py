@@ -44,11 +44,13 @@ class ClaimedJob:
     trace_id: str
     has_dependents: bool = False
     checkpoint: Any = None
+    retry_policy: Any = None
+    breaker: str = ""
 
 
 _COLUMNS = (
     "id, type, payload, attempts, max_retries, timeout_s, trace_id, has_dependents, "
-    "checkpoint"
+    "checkpoint, retry_policy, breaker"
 )
 
 _RETURNING = ", ".join("j." + c.strip() for c in _COLUMNS.split(","))
@@ -60,7 +62,8 @@ WITH locked AS (
     CROSS JOIN LATERAL (
         SELECT j.id, j.type, j.priority, j.run_at FROM conductor_job AS j
         WHERE j.type = t.name AND j.queue = %(queue)s AND j.state = 'pending'
-          AND j.run_at <= %(now)s
+          AND j.run_at <= %(now)s AND j.breaker <> ALL(%(blocked)s::text[])
+          AND (%(only)s = '' OR j.breaker = %(only)s)
         ORDER BY j.priority DESC, j.run_at
         LIMIT LEAST(%(limit)s, COALESCE((%(allow)s::jsonb ->> t.name)::int, %(limit)s))
         FOR UPDATE SKIP LOCKED
@@ -103,14 +106,70 @@ def claim_batch(
     lease = now + timedelta(seconds=lease_s)
     with transaction.atomic():
         allowance = _free_slots()
+        gate = _BreakerGate.load(now)
+        claim = _Claim(queue, worker, now, lease, allowance, gate.blocked)
+        claimed = claim.run(limit)
+        for row in gate.trials:  # a half-open breaker lets one trial job through
+            trial = claim.run(1, only=row.service_name)
+            if trial and gate.admit(row, trial[0].id, now, lease_s):
+                claimed += trial
+    return claimed
+
+
+class _BreakerGate:
+    """Which breakers keep their jobs out of this claim, and which take a trial.
+
+    Every breaker that is not closed blocks its jobs. A half-open one without a live
+    trial is locked here (``SKIP LOCKED``: a breaker another claimer holds stays
+    blocked) and lets exactly one job through as its trial.
+    """
+
+    def __init__(self, blocked: list[str], trials: list):
+        self.blocked, self.trials = blocked, trials
+
+    @classmethod
+    def load(cls, now: datetime) -> "_BreakerGate":
+        from recovery.models import CircuitBreaker
+
+        closed = CircuitBreaker.State.CLOSED
+        blocked = list(
+            CircuitBreaker.objects.exclude(state=closed).values_list(
+                "service_name", flat=True
+            )
+        )
+        if not blocked:
+            return cls([], [])
+        free = CircuitBreaker.objects.select_for_update(skip_locked=True).filter(
+            state=CircuitBreaker.State.HALF_OPEN
+        )
+        trials = [row for row in free if not row.trial_until or row.trial_until <= now]
+        return cls(blocked, trials)
+
+    @staticmethod
+    def admit(row, job_id: str, now: datetime, lease_s: int) -> bool:
+        from recovery.services import breaker_admit_trial
+
+        return breaker_admit_trial(row=row, job_id=job_id, now=now,
+                                   lease_ms=lease_s * 1000)  # fmt: skip
+
+
+class _Claim:
+    def __init__(self, queue, worker, now, lease, allowance, blocked):
+        self.queue, self.worker, self.now, self.lease = queue, worker, now, lease
+        self.allowance, self.blocked = allowance, blocked
+
+    def run(self, limit: int, *, only: str = "") -> list[ClaimedJob]:
+        # A trial claim lets its own breaker through; the others stay blocked.
+        blocked = [name for name in self.blocked if name != only]
+        args = (self.queue, self.worker, limit, self.now, self.lease, self.allowance,
+                blocked, only)  # fmt: skip
         if connection.vendor == "postgresql":
             # One round trip: claim, attempt rows and job.started events.
-            claimed = _claim_postgresql(queue, worker, limit, now, lease, allowance)
-        else:
-            claimed = _claim_single_writer(queue, worker, limit, now, lease, allowance)
-            if claimed:
-                _record_start(claimed, worker=worker, now=now)
-    return claimed
+            return _claim_postgresql(*args)
+        claimed = _claim_single_writer(*args)
+        if claimed:
+            _record_start(claimed, worker=self.worker, now=self.now)
+        return claimed
 
 
 def _free_slots() -> dict[str, int]:
@@ -132,7 +191,9 @@ def _free_slots() -> dict[str, int]:
     return {name: max(0, cap - running.get(name, 0)) for name, cap in limited.items()}
 
 
-def _claim_postgresql(queue, worker, limit, now, lease, allowance) -> list[ClaimedJob]:
+def _claim_postgresql(
+    queue, worker, limit, now, lease, allowance, blocked, only
+) -> list[ClaimedJob]:
     params = {
         "queue": queue,
         "worker": worker,
@@ -140,6 +201,8 @@ def _claim_postgresql(queue, worker, limit, now, lease, allowance) -> list[Claim
         "now": now,
         "lease": lease,
         "allow": json.dumps(allowance),
+        "blocked": list(blocked),
+        "only": only,
     }
     with connection.cursor() as cursor:
         cursor.execute(_CLAIM_SQL, params)
@@ -150,14 +213,17 @@ def _claim_postgresql(queue, worker, limit, now, lease, allowance) -> list[Claim
 
 
 def _claim_single_writer(
-    queue, worker, limit, now, lease, allowance
+    queue, worker, limit, now, lease, allowance, blocked, only
 ) -> list[ClaimedJob]:
     candidates = []
     for name in JobType.objects.filter(paused=False).values_list("name", flat=True):
         cap = min(limit, allowance.get(name, limit))
         due = Job.objects.filter(
             job_type=name, state=JobState.PENDING, queue=queue, run_at__lte=now
-        ).order_by("-priority", "run_at")
+        ).exclude(breaker__in=blocked)
+        if only:
+            due = due.filter(breaker=only)
+        due = due.order_by("-priority", "run_at")
         rows = due.values_list("id", "job_type_id", "priority", "run_at")[:cap]
         candidates += [priorities.Candidate(*row) for row in rows]
     ids = [c.id for c in priorities.fair_order(candidates, limit)]
@@ -192,32 +258,13 @@ def _field(job: Job, column: str):
     return job.job_type_id if column == "type" else getattr(job, column)
 
 
-def _claimed(
-    id,
-    type,
-    payload,
-    attempt,
-    max_retries,
-    timeout_s,
-    trace_id,
-    has_dependents,
-    checkpoint,
-) -> ClaimedJob:
-    if isinstance(payload, str | bytes):
-        payload = json.loads(payload)
-    if isinstance(checkpoint, str | bytes):
-        checkpoint = json.loads(checkpoint)
-    return ClaimedJob(
-        str(id),
-        type,
-        payload,
-        attempt,
-        max_retries,
-        timeout_s,
-        trace_id,
-        has_dependents,
-        checkpoint,
-    )
+def _claimed(*row) -> ClaimedJob:
+    values = list(row)
+    for index in (2, 8, 9):  # payload, checkpoint, retry_policy: JSON columns
+        if isinstance(values[index], str | bytes):
+            values[index] = json.loads(values[index])
+    values[0] = str(values[0])
+    return ClaimedJob(*values)
 
 
 def _record_start(claimed: list[ClaimedJob], *, worker: str, now: datetime) -> None:

@@ -13,7 +13,7 @@ from datetime import datetime
 from django.db import connection, transaction
 
 from conductor.engine.execute import Finished
-from conductor.engine.outcome import Cancelled, Failed, Outcome, RetryAt, Succeeded
+from conductor.engine.outcome import Cancelled, Dead, Outcome, RetryAt, Succeeded
 from conductor.models import Job, RetryAttempt
 from conductor.services.events import NewEvent, events_record
 from conductor.states import JobState
@@ -115,7 +115,13 @@ def _complete_postgresql(finished, worker, now) -> set[str]:
 
 
 def _follow_up(done: Sequence[Finished]) -> None:
-    """Jobs that ended and have dependents (or a workflow run) move those on."""
+    """In the same transaction: dead letters, breakers, then waiting dependents."""
+    dead = [f.job.id for f in done if isinstance(f.outcome, Dead)]
+    if dead:
+        from recovery.services import dead_letters_add
+
+        dead_letters_add(job_ids=dead, now=max(f.finished_at for f in done))
+    _tell_breakers(done)
     ended = [
         f.job.id
         for f in done
@@ -127,10 +133,34 @@ def _follow_up(done: Sequence[Finished]) -> None:
         dependents_resolve(finished=ended)
 
 
+def _tell_breakers(done: Sequence[Finished]) -> None:
+    by_service: dict[str, list] = {}
+    for f in done:
+        if f.job.breaker:
+            by_service.setdefault(f.job.breaker, []).append(f)
+    if not by_service:
+        return
+    from recovery.services import BreakerOutcome, breaker_record
+
+    for service, items in sorted(by_service.items()):
+        breaker_record(
+            service=service,
+            outcomes=[
+                BreakerOutcome(
+                    job_id=f.job.id,
+                    succeeded=isinstance(f.outcome, Succeeded),
+                    counts=f.for_breaker,
+                    at=f.finished_at,
+                )
+                for f in items
+            ],
+        )
+
+
 _STATES = {
     Succeeded: JobState.SUCCEEDED,
     RetryAt: JobState.PENDING,
-    Failed: JobState.FAILED,
+    Dead: JobState.DEAD,
     Cancelled: JobState.CANCELLED,
 }
 
@@ -140,7 +170,7 @@ def _state(outcome: Outcome) -> str:
 
 
 def _error(outcome: Outcome) -> dict | None:
-    if isinstance(outcome, RetryAt | Failed):
+    if isinstance(outcome, RetryAt | Dead):
         return outcome.error.as_dict()
     if isinstance(outcome, Cancelled):
         return {"code": "CANCELLED", "message": "stopped on a cancel request"}
@@ -167,7 +197,7 @@ def _job_values(f: Finished) -> tuple:
 
 def _attempt_values(f: Finished) -> tuple:
     o = f.outcome
-    error = o.error if isinstance(o, RetryAt | Failed) else None
+    error = o.error if isinstance(o, RetryAt | Dead) else None
     code = "CANCELLED" if isinstance(o, Cancelled) else (error.code if error else "")
     return (
         f.job.id,
@@ -240,5 +270,5 @@ def _events(f: Finished, worker: str) -> list[NewEvent]:
     )
     if isinstance(o, RetryAt):
         return [failed, event("job.retry_scheduled", retry_at=o.when.isoformat())]
-    assert isinstance(o, Failed)
+    assert isinstance(o, Dead)
     return [failed]

@@ -1,4 +1,7 @@
-"""Run one claimed job's handler and decide its outcome. Never raises.
+"""Run one claimed job's handler and report what happened (``Ran``). Never raises.
+
+What happens next (retry, dead letter …) is decided afterwards, for the whole batch,
+by ``conductor.engine.decide``.
 
 The handler gets a ``JobContext`` wired to the engine: progress (throttled to four
 writes a second per job), checkpoints, result files and the cancel flag.
@@ -18,18 +21,36 @@ from django.utils import timezone
 from conductor import jsonvalue, registry
 from conductor.engine.claim import ClaimedJob
 from conductor.engine.context import JobCancelled, JobContext, JobError
-from conductor.engine.outcome import ErrorInfo, Outcome, decide
+from conductor.engine.outcome import ErrorInfo, Outcome
 
 PROGRESS_INTERVAL_S = 0.25  # at most four progress writes a second per job
 
 
 @dataclass(frozen=True)
+class Ran:
+    """One attempt as it happened: a result, an error, or a stop on request."""
+
+    job: ClaimedJob
+    result: Any
+    error: ErrorInfo | None
+    cancelled: bool
+    finished_at: Any
+    duration_ms: int
+    result_file: str = ""
+
+
+@dataclass(frozen=True)
 class Finished:
+    """One attempt with its decided outcome, ready to be written."""
+
     job: ClaimedJob
     outcome: Outcome
     finished_at: Any
     duration_ms: int
     result_file: str = ""
+    # Does this attempt tell the job's breaker something? A success does; so does a
+    # failure the service is to blame for (retryable); a 4xx-like error does not.
+    for_breaker: bool = False
 
 
 @dataclass
@@ -87,7 +108,7 @@ class Attempt:
         return path
 
 
-def execute(attempt: Attempt) -> Finished:
+def execute(attempt: Attempt) -> Ran:
     job = attempt.job
     result, error, cancelled = None, None, False
     try:
@@ -99,9 +120,12 @@ def execute(attempt: Attempt) -> Finished:
     except JobCancelled:
         cancelled = True
     except JobError as exc:
-        error = ErrorInfo(exc.code, exc.message, traceback.format_exc(), exc.retryable)
+        error = ErrorInfo(
+            exc.code, exc.message, traceback.format_exc(), exc.retryable, "JobError"
+        )
     except Exception as exc:
-        error = ErrorInfo(type(exc).__name__, str(exc), traceback.format_exc())
+        name = type(exc).__name__
+        error = ErrorInfo(name, str(exc), traceback.format_exc(), None, name)
     return finish(attempt, result=result, error=error, cancelled=cancelled)
 
 
@@ -111,20 +135,13 @@ def finish(
     result: Any = None,
     error: ErrorInfo | None = None,
     cancelled: bool = False,
-) -> Finished:
-    """Decide the outcome of an attempt (also used for timeouts by the supervisor)."""
-    job = attempt.job
+) -> Ran:
+    """The attempt's report (also made by the supervisor for timeouts)."""
     duration_ms = int((time.monotonic() - attempt.started) * 1000)
-    now = timezone.now()
-    outcome = decide(
-        error=clean(error),
-        result=result,
-        attempt=job.attempt,
-        max_retries=job.max_retries,
-        now=now,
-        cancelled=cancelled,
-    )
-    return Finished(job, outcome, now, duration_ms, attempt.result_file)
+    return Ran(
+        attempt.job, result, clean(error), cancelled, timezone.now(), duration_ms,
+        attempt.result_file,
+    )  # fmt: skip
 
 
 def _result_error(result) -> ErrorInfo | None:
@@ -155,4 +172,5 @@ def clean(error: ErrorInfo | None) -> ErrorInfo | None:
         text(error.message, 4000),
         text(error.traceback, 20000),
         error.retryable,
+        text(error.exception_class, 200),
     )

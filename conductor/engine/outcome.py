@@ -3,13 +3,15 @@
 | attempt result              | retries left | outcome                              |
 |-----------------------------|--------------|--------------------------------------|
 | returned a JSON value       | any          | Succeeded(result)                    |
-| raised, retryable           | yes          | RetryAt(now + delay(attempt), error) |
-| raised, retryable           | no           | Failed(error)                        |
-| raised, not retryable       | any          | Failed(error)                        |
+| raised, retryable           | yes          | RetryAt(now + delay, error)          |
+| raised, retryable           | no           | Dead(error): the dead-letter queue   |
+| raised, not retryable       | any          | Dead(error)                          |
 | stopped on a cancel request | any          | Cancelled()                          |
 
 ``attempt`` is 1-based; ``max_retries`` counts the attempts after the first, so a job
-with ``max_retries=3`` runs at most 4 times.
+with ``max_retries=3`` runs at most 4 times. Whether an error is retryable and how long
+to wait are decided by the caller (``recovery.classify``, ``recovery.backoff``) and
+passed in; without them the handler's own flag and a plain doubling delay apply.
 """
 
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ class ErrorInfo:
     message: str
     traceback: str = ""
     retryable: bool | None = None
+    exception_class: str = ""
 
     def as_dict(self) -> dict:
         return {"code": self.code, "message": self.message}
@@ -44,7 +47,9 @@ class RetryAt:
 
 
 @dataclass(frozen=True)
-class Failed:
+class Dead:
+    """Failed for good: the job goes to the dead-letter queue."""
+
     error: ErrorInfo
 
 
@@ -53,7 +58,7 @@ class Cancelled:
     """The handler stopped because a graceful cancel was requested."""
 
 
-Outcome = Succeeded | RetryAt | Failed | Cancelled
+Outcome = Succeeded | RetryAt | Dead | Cancelled
 
 
 def default_delay_s(attempt: int) -> float:
@@ -68,11 +73,17 @@ def decide(
     max_retries: int,
     now: datetime,
     cancelled: bool = False,
+    retryable: bool | None = None,
+    delay_ms: int | None = None,
 ) -> Outcome:
     if cancelled:
         return Cancelled()
     if error is None:
         return Succeeded(result)
-    if error.retryable is False or attempt > max_retries:
-        return Failed(error)
-    return RetryAt(now + timedelta(seconds=default_delay_s(attempt)), error)
+    if retryable is None:
+        retryable = error.retryable is not False
+    if not retryable or attempt > max_retries:
+        return Dead(error)
+    if delay_ms is None:
+        delay_ms = int(default_delay_s(attempt) * 1000)
+    return RetryAt(now + timedelta(milliseconds=delay_ms), error)

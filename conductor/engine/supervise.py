@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 
 from conductor.engine.claim import ClaimedJob
-from conductor.engine.execute import Attempt, Finished, execute, finish
+from conductor.engine.execute import Attempt, Ran, execute, finish
 from conductor.engine.outcome import ErrorInfo
 
 WARN_AT = 0.8
@@ -38,7 +38,7 @@ class Runner(threading.Thread):
     def __init__(self, jobs: list[ClaimedJob], worker: str, flags: Flags):
         super().__init__(daemon=True, name="conductor-runner")
         self.jobs, self.worker, self.flags = jobs, worker, flags
-        self.results: dict[str, Finished] = {}
+        self.results: dict[str, Ran] = {}
         self.current: Attempt | None = None
         self.abandoned = False
         self.done = threading.Event()
@@ -68,8 +68,8 @@ class Runner(threading.Thread):
         return Attempt(job=job, worker=self.worker, cancel_flag=cancel_flag)
 
 
-def run_batch(batch: list[ClaimedJob], *, worker: str) -> list[Finished]:
-    """Every job's ``Finished``, except jobs taken from us (forced cancel)."""
+def run_batch(batch: list[ClaimedJob], *, worker: str) -> list[Ran]:
+    """Every job's ``Ran``, except jobs taken from us (forced cancel)."""
     flags, results, remaining = Flags(), {}, list(batch)
     beat = Heartbeat(worker=worker, flags=flags)
     while remaining:
@@ -86,7 +86,7 @@ def run_batch(batch: list[ClaimedJob], *, worker: str) -> list[Finished]:
     return [results[job.id] for job in batch if job.id in results]
 
 
-def _watch(runner: Runner, beat: "Heartbeat") -> Finished | None:
+def _watch(runner: Runner, beat: "Heartbeat") -> Ran | None:
     """Wait for the runner; return a TIMEOUT outcome if its current job overran."""
     beat.held = [job.id for job in runner.jobs]
     warned: set[str] = set()
@@ -120,7 +120,8 @@ def _next_wake(runner: Runner, beat: "Heartbeat") -> float:
 
 
 def _timeout(job: ClaimedJob) -> ErrorInfo:
-    return ErrorInfo("TIMEOUT", f"the job ran past its timeout of {job.timeout_s} s")
+    message = f"the job ran past its timeout of {job.timeout_s} s"
+    return ErrorInfo("TIMEOUT", message, exception_class="TimeoutError")
 
 
 class Heartbeat:

@@ -1,12 +1,14 @@
 """The sweeper (run by beat every ``CONDUCTOR_ENGINE_SWEEP_INTERVAL_S``).
 
 1. Jobs whose lease ran out (their worker died or hung) go back to ``pending`` to run
-   again at once, or end ``failed`` with ``LEASE_EXPIRED`` when out of retries; their
-   dangling attempt is closed and ``job.lease_expired`` journalled.
+   again at once, or end ``dead`` (in the dead-letter queue) with ``LEASE_EXPIRED``
+   when out of retries; their dangling attempt is closed and ``job.lease_expired``
+   journalled.
 2. Pending jobs age: one priority level per ``CONDUCTOR_ENGINE_AGING_S`` of waiting
    past their ``run_at``, up to critical, so low-priority work never starves (the
    rule of ``conductor.priorities.aged``, applied in three UPDATEs).
-3. Every queue with due work gets a doorbell: a lost message costs one sweep interval.
+Doorbells for due work are rung by the more frequent tick (``conductor.engine.tick``):
+a lost message costs at most one tick.
 """
 
 from datetime import datetime, timedelta
@@ -16,7 +18,6 @@ from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Least
 
-from conductor import selectors
 from conductor.models import Job, Priority, RetryAttempt
 from conductor.services import doorbell_ring
 from conductor.services.events import event_record
@@ -26,12 +27,10 @@ EXPIRED_BATCH = 500
 
 
 def sweep(*, now: datetime) -> dict:
+    """Leases and aging; the doorbells for due work are the tick's job."""
     expired = leases_reclaim(now=now)
     aged = jobs_age(now=now)
-    queues = selectors.due_queues(now=now)
-    for queue in queues:
-        doorbell_ring(queue)
-    return {"lease_expired": expired, "aged": aged, "rang": queues}
+    return {"lease_expired": expired, "aged": aged}
 
 
 @transaction.atomic
@@ -43,6 +42,11 @@ def leases_reclaim(*, now: datetime) -> int:
     )
     for job in expired:
         _reclaim(job, now)
+    dead = [job.id for job in expired if job.state == JobState.DEAD]
+    if dead:
+        from recovery.services import dead_letters_add
+
+        dead_letters_add(job_ids=dead, now=now)
     if expired:
         from conductor.services.dependencies import dependents_resolve
 
@@ -56,7 +60,7 @@ def _reclaim(job: Job, now: datetime) -> None:
         "message": f"worker {job.locked_by or '?'} stopped holding the job",
     }
     again = job.attempts <= job.max_retries
-    job.state = JobState.PENDING if again else JobState.FAILED
+    job.state = JobState.PENDING if again else JobState.DEAD
     Job.objects.filter(id=job.id, state=JobState.RUNNING).update(
         state=job.state,
         error=error,

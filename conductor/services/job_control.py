@@ -122,6 +122,12 @@ def job_retry(*, job_id: str, actor: str, reason: str = "") -> Job:
             f"only failed or dead jobs can be retried; this one is {job.state}"
         )
     _requeue(job, event="job.retried", actor=actor, data={"reason": reason})
+    if job.state == JobState.DEAD:
+        from recovery.services import dead_letters_close_for_job
+
+        dead_letters_close_for_job(
+            job_id=job.id, actor=actor, notes=f"retried: {reason}".strip()[:5000]
+        )
     return job_get(id=job_id)
 
 

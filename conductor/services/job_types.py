@@ -89,7 +89,13 @@ def job_type_ensure(*, name: str) -> JobType:
     return row
 
 
-OPERATOR_FIELDS = ("override_max_retries", "override_timeout_s", "paused")
+OPERATOR_FIELDS = (
+    "override_max_retries",
+    "override_timeout_s",
+    "paused",
+    "retry_policy_name",
+    "override_retry_policy",
+)
 
 
 @transaction.atomic

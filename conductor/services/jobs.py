@@ -47,6 +47,8 @@ class JobRequest:
     on_dependency_failure: str = "abort"
     parent: str | None = None
     timeout_s: int | None = None
+    retry_policy: Any = None  # a policy's name, or {fields…, "name"?: base policy}
+    breaker: str | None = None  # overrides the job type's breaker
     # Internal (workflows): a chosen id, so jobs of one submit can depend on each other,
     # the run the job belongs to and its node.
     id: uuid.UUID | None = None
@@ -201,6 +203,7 @@ def _build(request: JobRequest, context: _Context, now, actor, trace_id) -> dict
             ]
         ) from None
     payload, version = _payload(spec, request.payload, errors)
+    policy_max_retries = _check_retry_policy(request.retry_policy, errors)
     parent = _parent(request, context, errors)
     priority = _priority(request, spec, parent, errors)
     _check_bounds(request, errors)
@@ -222,13 +225,12 @@ def _build(request: JobRequest, context: _Context, now, actor, trace_id) -> dict
         base_priority=priority,
         queue=job_type.queue,
         run_at=max(request.run_at, now) if request.run_at else now,
-        max_retries=(
-            job_type.effective_max_retries
-            if request.max_retries is None
-            else request.max_retries
+        max_retries=_first(
+            request.max_retries, policy_max_retries, job_type.effective_max_retries
         ),
+        retry_policy=request.retry_policy or None,
         timeout_s=min(timeout_s, job_type.max_timeout_s),
-        breaker=job_type.breaker,
+        breaker=request.breaker or job_type.breaker,
         idempotency_key=request.idempotency_key or None,
         dependency_mode=request.dependency_mode,
         on_dependency_failure=request.on_dependency_failure,
@@ -269,6 +271,43 @@ def _payload(spec, payload: Any, errors: list[FieldError]) -> tuple[Any, int]:
         return upgraded, spec.version
     errors.extend(registry.validate(spec, upgraded))
     return upgraded, version
+
+
+def _first(*values):
+    return next(v for v in values if v is not None)
+
+
+def _check_retry_policy(value: Any, errors: list[FieldError]) -> int | None:
+    """Validate a job's own policy; the max_retries it sets, if any."""
+    if value is None:
+        return None
+    from recovery import backoff
+    from recovery.models import RetryPolicy
+
+    fields = {"name": value} if isinstance(value, str) else value
+    if not isinstance(fields, dict):
+        errors.append(FieldError("retry_policy", "a policy name or object", "type"))
+        return None
+    fields = dict(fields)
+    name = fields.pop("name", None)
+    base = backoff.RetryPolicy()
+    if name is not None:
+        named = (
+            RetryPolicy.objects.filter(name=name).first()
+            if isinstance(name, str)
+            else None
+        )
+        if named is None:
+            message = f"no retry policy named {name!r}"
+            errors.append(FieldError("retry_policy.name", message, "unknown"))
+            return None
+        base = backoff.RetryPolicy.from_dict(named.as_dict(), max_retries_cap=100)
+    try:
+        policy = backoff.merged(base, fields, prefix="retry_policy")
+    except ValidationFailed as exc:
+        errors.extend(exc.errors)
+        return None
+    return policy.max_retries if "max_retries" in fields or name else None
 
 
 def _parent(request: JobRequest, context: _Context, errors) -> Job | None:
@@ -376,6 +415,7 @@ _INSERT_COLUMNS = {
     "idempotency_key": "text", "parent_id": "uuid", "workflow_run_id": "uuid",
     "workflow_node": "text", "dependency_mode": "text", "on_dependency_failure": "text",
     "has_dependents": "bool", "error": "jsonb", "finished_at": "timestamptz",
+    "retry_policy": "jsonb",
 }  # fmt: skip
 
 _INSERT_SQL = """
@@ -385,6 +425,7 @@ WITH r AS (
     INSERT INTO conductor_job (
         id, type, payload, payload_version, state, priority, base_priority, queue,
         run_at, attempts, max_retries, timeout_s, breaker, idempotency_key, locked_by,
+        retry_policy,
         parent_id, workflow_run_id, workflow_node, dependency_mode,
         on_dependency_failure, dependency_retries, has_dependents, result_file, error,
         progress_stage, progress_message, cancel_mode, cancel_reason, cancelled_by,
@@ -392,7 +433,8 @@ WITH r AS (
     )
     SELECT {id}, {job_type_id}, {payload}, {payload_version}, {state}, {priority},
         {priority}, {queue}, {run_at}, 0, {max_retries}, {timeout_s}, {breaker},
-        {idempotency_key}, '', {parent_id}, {workflow_run_id}, {workflow_node},
+        {idempotency_key}, '', {retry_policy}, {parent_id}, {workflow_run_id},
+        {workflow_node},
         {dependency_mode}, {on_dependency_failure}, 0, {has_dependents}, '', {error},
         '', '', '', '', '', %(trace)s, %(actor)s, %(now)s, {finished_at}, %(now)s
     FROM r ORDER BY n

@@ -158,7 +158,7 @@ def breakers_half_open_due(*, now: datetime) -> list[str]:
 def breaker_admit_trial(
     *, row: CircuitBreaker, job_id: str, now: datetime, lease_ms: int
 ) -> bool:
-    """Inside the claim's transaction, with ``row`` locked: may this job be the trial?"""
+    """In the claim's transaction, with ``row`` locked: may this job be the trial?"""
     new, admitted = breaker.admit_trial(
         state_of(row), now=now, job_id=job_id, lease_ms=lease_ms
     )

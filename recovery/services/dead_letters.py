@@ -172,7 +172,8 @@ def _check_notes(notes: Any, *, required: bool) -> str:
     text = notes.strip() if isinstance(notes, str) else ""
     if (required and not text) or len(text) > NOTES_MAX:
         raise ValidationFailed([FieldError(
-            "notes", f"{'required, ' if required else ''}at most {NOTES_MAX} characters",
+            "notes",
+            f"{'required, ' if required else ''}at most {NOTES_MAX} characters",
             "length",
         )])  # fmt: skip
     return text
@@ -196,6 +197,19 @@ def dead_letter_discard(*, dead_letter_id, actor: str, notes: Any = "") -> DeadL
     return entry
 
 
+def dead_letters_close_for_job(*, job_id, actor: str, notes: str) -> int:
+    """The job itself is being run again (an actor's retry): close its open entries."""
+    entries = DeadLetter.objects.select_for_update().filter(
+        job_id=job_id, resolved_at__isnull=True
+    )
+    closed = 0
+    for entry in entries:
+        _close(entry, resolution=DeadLetter.Resolution.RESOLVED, notes=notes,
+               actor=actor)  # fmt: skip
+        closed += 1
+    return closed
+
+
 BULK_ACTIONS = ("resubmit", "resolve", "discard")
 BULK_MAX = 1000
 
@@ -205,7 +219,9 @@ def dead_letters_bulk(
 ) -> list[dict]:
     """Apply one action to many entries; each succeeds or fails on its own."""
     if action not in BULK_ACTIONS:
-        raise ValidationFailed([FieldError("action", f"one of {BULK_ACTIONS}", "choice")])
+        raise ValidationFailed(
+            [FieldError("action", f"one of {BULK_ACTIONS}", "choice")]
+        )
     if not isinstance(ids, list | tuple) or not 1 <= len(ids) <= BULK_MAX:
         raise ValidationFailed([FieldError("ids", f"1 to {BULK_MAX} ids", "length")])
     return [_one(action, entry_id, actor, reason, notes) for entry_id in ids]
@@ -224,8 +240,13 @@ def _one(action: str, entry_id, actor: str, reason, notes) -> dict:
             dead_letter_discard(dead_letter_id=entry_id, notes=notes, actor=actor)
         return {"id": entry_id, "status": 200}
     except DomainError as exc:
-        return {"id": entry_id, "status": exc.status, "code": exc.code,
-                "detail": exc.detail, "errors": [e.as_dict() for e in exc.errors]}
+        return {
+            "id": entry_id,
+            "status": exc.status,
+            "code": exc.code,
+            "detail": exc.detail,
+            "errors": [e.as_dict() for e in exc.errors],
+        }
 
 
 @transaction.atomic

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from conductor.engine.claim import claim_batch
 from conductor.engine.complete import complete_batch
+from conductor.engine.decide import decide_batch
 from conductor.engine.run import drain
 from conductor.engine.supervise import run_batch
 from conductor.models import Event, Job, JobType, RetryAttempt
@@ -140,7 +141,7 @@ def test_a_graceful_cancel_reaches_a_cooperative_handler(api, settings):
     job_id = _submit(api, type="test.until_cancelled")
     batch = _claim()
     api.post_json(f"{JOBS}/{job_id}/cancel", {"reason": "enough"})
-    finished = run_batch(batch, worker=WORKER)
+    finished = decide_batch(run_batch(batch, worker=WORKER))
     assert complete_batch(finished=finished, worker=WORKER, now=timezone.now()) == 1
     job = Job.objects.get(id=job_id)
     assert job.state == "cancelled" and job.result is None
@@ -164,7 +165,7 @@ def test_forced_cancel_of_a_running_job_ends_it_and_its_attempt(api):
     assert "runaway" in attempt.error_message
     assert _events(job_id, "job.cancelled")
     # The worker that held it finishes late: its outcome is not written.
-    finished = run_batch(batch, worker=WORKER)
+    finished = decide_batch(run_batch(batch, worker=WORKER))
     assert complete_batch(finished=finished, worker=WORKER, now=timezone.now()) == 0
     assert Job.objects.get(id=job_id).state == "cancelled"
     assert Job.objects.get(id=job_id).result is None
@@ -206,7 +207,7 @@ def test_retry_a_failed_job_gives_it_one_more_attempt(api):
     job_id = _submit(api, type="test.fail_first", max_retries=0)
     _run_all()
     job = Job.objects.get(id=job_id)
-    assert job.state == "failed" and job.attempts == 1
+    assert job.state == "dead" and job.attempts == 1
     response = api.post_json(f"{JOBS}/{job_id}/retry", {"reason": "fixed upstream"})
     assert response.status_code == 200
     data = response.json()["data"]
@@ -226,7 +227,7 @@ def test_a_retried_job_that_fails_again_gets_exactly_one_more_attempt(api):
     api.post_json(f"{JOBS}/{job_id}/retry", {})
     _run_all()
     job = Job.objects.get(id=job_id)
-    assert job.state == "failed" and job.attempts == 2
+    assert job.state == "dead" and job.attempts == 2
     assert _run_all() == 0  # no third attempt scheduled
 
 
@@ -244,7 +245,7 @@ def test_retry_refuses_unknown_fields(api):
     _run_all()
     response = api.post_json(f"{JOBS}/{job_id}/retry", {"reasn": "typo"})
     assert response.status_code == 400 and _fields(response) == ["reasn"]
-    assert Job.objects.get(id=job_id).state == "failed"
+    assert Job.objects.get(id=job_id).state == "dead"
 
 
 def test_resume_a_cancelled_job_requeues_it(api):
@@ -334,7 +335,7 @@ def test_explain_a_finished_job(api):
     _run_all()
     [reason] = api.get(f"{JOBS}/{job_id}/explain").json()["data"]["reasons"]
     assert reason["code"] == "FINISHED"
-    assert reason["data"]["state"] == "failed"
+    assert reason["data"]["state"] == "dead"
     assert reason["data"]["error"]["code"] == "NOPE"
 
 
@@ -363,7 +364,7 @@ def test_progress_reported_before_a_failure_stays_visible(api):
     job_id = _submit(api, type="test.progress_stop")
     _run_all()
     data = api.get(f"{JOBS}/{job_id}/progress").json()["data"]
-    assert data["state"] == "failed"
+    assert data["state"] == "dead"
     assert (data["pct"], data["stage"], data["message"]) == (
         40,
         "halfway",

@@ -297,7 +297,7 @@ def test_a_failing_node_fails_the_run(api):
     assert done["state"] == "failed"
     nodes = _by_node(done)
     assert nodes["start"]["state"] == nodes["side"]["state"] == "succeeded"
-    assert nodes["boom"]["state"] == "failed"
+    assert nodes["boom"]["state"] == "dead"
     assert Job.objects.get(id=nodes["boom"]["job_id"]).error["code"] == "BROKEN"
     after = Job.objects.get(id=nodes["after"]["job_id"])
     assert after.state == "failed" and after.error["code"] == "DEPENDENCY_FAILED"
@@ -398,7 +398,7 @@ def test_on_failure_retry_reruns_the_failed_node_before_the_run_fails(api):
     assert done["state"] == "failed"
     nodes = _by_node(done)
     boom = Job.objects.get(id=nodes["boom"]["job_id"])
-    assert boom.state == "failed" and boom.attempts == 4  # first run + three re-runs
+    assert boom.state == "dead" and boom.attempts == 4  # first run + three re-runs
     assert (
         Event.objects.filter(subject_id=str(boom.id), type="job.retried").count() == 3
     )

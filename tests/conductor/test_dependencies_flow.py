@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from conductor.engine.claim import claim_batch
 from conductor.engine.complete import complete_batch
+from conductor.engine.decide import decide_batch
 from conductor.engine.run import drain
 from conductor.engine.supervise import run_batch
 from conductor.models import Event, Job, JobType
@@ -188,7 +189,7 @@ def test_continue_runs_the_dependent_anyway(api, style):
         body = {"depends_on": [failing, fine], "on_dependency_failure": "continue"}
     dependent = _submit(api, type="test.echo", payload={"ran": True}, **body)
     _run_all()
-    assert _state(failing) == "failed"
+    assert _state(failing) == "dead"
     job = Job.objects.get(id=dependent)
     assert job.state == "succeeded" and job.result == {"ran": True}
 
@@ -202,7 +203,7 @@ def test_continue_still_waits_for_the_unfinished_dependencies(api):
         depends_on={"jobs": [failing, later], "on_failure": "continue"},
     )
     _run_all()
-    assert _state(failing) == "failed"
+    assert _state(failing) == "dead"
     assert _state(dependent) == "waiting"
 
 
@@ -252,7 +253,7 @@ def _one_batch():
     batch = claim_batch(
         queue="default", worker="test-worker", limit=100, now=timezone.now(), lease_s=30
     )
-    finished = run_batch(batch, worker="test-worker")
+    finished = decide_batch(run_batch(batch, worker="test-worker"))
     return complete_batch(finished=finished, worker="test-worker", now=timezone.now())
 
 

@@ -39,7 +39,7 @@ def test_a_job_past_its_timeout_fails_while_the_batch_goes_on():
     _drain()
     elapsed = time.monotonic() - started
     slow.refresh_from_db()
-    assert slow.state == "failed" and slow.error["code"] == "TIMEOUT"
+    assert slow.state == "dead" and slow.error["code"] == "TIMEOUT"
     assert all(Job.objects.get(id=j.id).state == "succeeded" for j in quick)
     assert elapsed < 4, "the worker must not wait for the overrunning handler"
     attempt = RetryAttempt.objects.get(job=slow)
@@ -135,18 +135,19 @@ def test_an_expired_lease_puts_the_job_back_and_closes_its_attempt():
 
 
 @pytest.mark.django_db
-def test_an_expired_lease_out_of_retries_fails_the_job():
+def test_an_expired_lease_out_of_retries_dead_letters_the_job():
     job = _submit(max_retries=0)
     claim_batch(queue="default", worker="dead", limit=10, now=timezone.now(), lease_s=1)
     Job.objects.filter(id=job.id).update(lease_expires_at=timezone.now() - timedelta(1))
     leases_reclaim(now=timezone.now())
     job.refresh_from_db()
-    assert job.state == "failed" and job.error["code"] == "LEASE_EXPIRED"
+    assert job.state == "dead" and job.error["code"] == "LEASE_EXPIRED"
 
 
 @pytest.mark.django_db
 def test_a_live_workers_late_outcome_is_dropped_after_its_lease_was_taken():
     from conductor.engine.complete import complete_batch
+    from conductor.engine.decide import decide_batch
     from conductor.engine.execute import Attempt, execute
 
     job = _submit()
@@ -156,6 +157,7 @@ def test_a_live_workers_late_outcome_is_dropped_after_its_lease_was_taken():
     Job.objects.filter(id=job.id).update(lease_expires_at=timezone.now() - timedelta(1))
     leases_reclaim(now=timezone.now())
     _drain()  # another worker runs it
-    finished = execute(Attempt(job=claimed, worker="slow", cancel_flag=lambda: False))
-    assert complete_batch(finished=[finished], worker="slow", now=timezone.now()) == 0
+    ran = execute(Attempt(job=claimed, worker="slow", cancel_flag=lambda: False))
+    finished = decide_batch([ran])
+    assert complete_batch(finished=finished, worker="slow", now=timezone.now()) == 0
     assert RetryAttempt.objects.filter(job=job, status="success").count() == 1

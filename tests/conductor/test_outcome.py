@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from conductor.engine.outcome import ErrorInfo, Failed, RetryAt, Succeeded, decide
+from conductor.engine.outcome import Dead, ErrorInfo, RetryAt, Succeeded, decide
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 BOOM = ErrorInfo("SERVICE_UNAVAILABLE", "down")
@@ -17,13 +17,13 @@ BOOM = ErrorInfo("SERVICE_UNAVAILABLE", "down")
         (None, 4, 3, Succeeded({"ok": True})),  # success on the last attempt
         (BOOM, 1, 3, RetryAt(NOW + timedelta(seconds=1), BOOM)),  # 1 s
         (BOOM, 3, 3, RetryAt(NOW + timedelta(seconds=4), BOOM)),  # 4 s
-        (BOOM, 4, 3, Failed(BOOM)),  # 4 attempts = 1 + 3 retries: done
-        (BOOM, 1, 0, Failed(BOOM)),  # no retries at all
+        (BOOM, 4, 3, Dead(BOOM)),  # 4 attempts = 1 + 3 retries: done
+        (BOOM, 1, 0, Dead(BOOM)),  # no retries at all
         (
             ErrorInfo("X", "y", retryable=False),
             1,
             3,
-            Failed(ErrorInfo("X", "y", retryable=False)),
+            Dead(ErrorInfo("X", "y", retryable=False)),
         ),
         (BOOM, 20, 30, RetryAt(NOW + timedelta(seconds=300), BOOM)),  # capped at 5 min
     ],

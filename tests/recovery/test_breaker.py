@@ -288,15 +288,16 @@ def test_a_policy_reads_back_from_its_dict():
 
 JOBS = st.sampled_from(["a", "b", "c", None])
 TRIAL_JOBS = st.sampled_from(["a", "b", "c"])
+LEASES = st.integers(1, 10_000)
 
 
 class BreakerMachine(RuleBasedStateMachine):
     """Random events against one breaker, checking what must always hold."""
 
     @initialize(
-        failure_threshold=st.integers(1, 4),
+        failure_threshold=st.integers(1, 3),
         success_threshold=st.integers(1, 3),
-        timeout_ms=st.integers(1000, 20_000),
+        timeout_ms=st.integers(1000, 10_000),
         window_ms=st.integers(1000, 60_000),
     )
     def start(self, failure_threshold, success_threshold, timeout_ms, window_ms):
@@ -315,7 +316,7 @@ class BreakerMachine(RuleBasedStateMachine):
             self.leases.clear()
         self.state = new
 
-    @rule(ms=st.integers(0, 30_000))
+    @rule(ms=st.integers(0, 15_000))
     def time_passes(self, ms):
         self.now += timedelta(milliseconds=ms)
 
@@ -327,6 +328,21 @@ class BreakerMachine(RuleBasedStateMachine):
             assert self.state.status == "open"
             assert self.state.opened_at == self.now
 
+    @precondition(lambda self: self.state.status == "open")
+    @rule(extra_ms=st.integers(0, 2000))
+    def time_passes_past_the_timeout(self, extra_ms):
+        due = breaker.open_until(self.state, policy=self.policy)
+        self.now = max(self.now, due + timedelta(milliseconds=extra_ms))
+
+    @precondition(lambda self: self.state.status != "open")
+    @rule()
+    def operator_forces_open(self):
+        self.move(breaker.force_open(self.state, now=self.now))
+
+    @rule()
+    def operator_resets(self):
+        self.move(breaker.reset(self.state, now=self.now))
+
     @rule(job=JOBS)
     def success(self, job):
         new = breaker.on_success(
@@ -334,11 +350,12 @@ class BreakerMachine(RuleBasedStateMachine):
         )
         self.move(new)
 
+    @precondition(lambda self: self.state.status == "open")
     @rule()
     def try_half_open(self):
         self.move(breaker.half_open(self.state, now=self.now, policy=self.policy))
 
-    @rule(job=TRIAL_JOBS, lease_ms=st.integers(1, 20_000))
+    @rule(job=TRIAL_JOBS, lease_ms=LEASES)
     def admit(self, job, lease_ms):
         new, admitted = breaker.admit_trial(
             self.state, now=self.now, job_id=job, lease_ms=lease_ms
@@ -349,6 +366,12 @@ class BreakerMachine(RuleBasedStateMachine):
             self.leases = {job: new.trial_until}
         self.state = new
 
+    @precondition(lambda self: self.state.status == "half_open")
+    @rule(job=TRIAL_JOBS, lease_ms=LEASES)
+    def admit_while_half_open(self, job, lease_ms):
+        self.admit(job, lease_ms)  # the state the trial rules are about, more often
+
+    @precondition(lambda self: self.state.status == "half_open")
     @rule(job=TRIAL_JOBS)
     def release(self, job):
         self.leases.pop(job, None)
@@ -400,6 +423,6 @@ class BreakerMachine(RuleBasedStateMachine):
 
 
 BreakerMachine.TestCase.settings = settings(
-    max_examples=150, stateful_step_count=30, deadline=None
+    max_examples=200, stateful_step_count=40, deadline=None
 )
 test_breaker_machine = BreakerMachine.TestCase
