@@ -23,6 +23,7 @@ from conductor.engine.run import drain  # noqa: E402
 from conductor.engine.sweep import leases_reclaim  # noqa: E402
 from conductor.models import Event, Job, RetryAttempt  # noqa: E402
 from conductor.services import JobRequest  # noqa: E402
+from recovery.models import DeadLetter  # noqa: E402
 
 
 def main() -> None:
@@ -60,6 +61,7 @@ def main() -> None:
         "succeeded_events": Event.objects.filter(type="job.succeeded").count(),
         "lease_expired_events": Event.objects.filter(type="job.lease_expired").count(),
         "ready_events": Event.objects.filter(type="job.ready").count(),
+        "dead_letters": DeadLetter.objects.count(),
         "done": done,
     }  # fmt: skip
     json.dump(states, sys.stdout)

@@ -24,7 +24,7 @@ def test_engine_paths_on_sqlite(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     states = json.loads(result.stdout.strip().splitlines()[-1])
     assert states["many"] == ["succeeded"]
-    assert states["flaky"] == "failed"
+    assert states["flaky"] == "dead" and states["dead_letters"] == 1
     assert states["child"] == "succeeded"  # released by its dependency, then ran
     assert states["reclaimed"] == 1 and states["lease_expired_events"] == 1
     total = states["jobs"]

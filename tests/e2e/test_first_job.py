@@ -80,7 +80,7 @@ def test_a_failing_job_is_retried_on_schedule_by_the_real_worker(
         {"type": "demo.flaky", "max_retries": 2, "payload": {"fail_rate": 1}},
     ).json()["data"]["id"]
     wait_until(
-        lambda: api.get(f"/api/v2/jobs/{job_id}").json()["data"]["state"] == "failed",
+        lambda: api.get(f"/api/v2/jobs/{job_id}").json()["data"]["state"] == "dead",
         timeout=30,
     )
     attempts = api.get(f"/api/v2/jobs/{job_id}/attempts").json()["data"]
