@@ -32,6 +32,44 @@ def check_environment(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     return errors
 
 
+# Environment variables behind the global default retry policy, by policy field.
+_RETRY_VARIABLES = {
+    "initial_delay_ms": "CONDUCTOR_RETRY_INITIAL_DELAY_MS",
+    "max_delay_ms": "CONDUCTOR_RETRY_MAX_DELAY_MS",
+    "strategy": "CONDUCTOR_RETRY_STRATEGY",
+    "backoff_multiplier": "CONDUCTOR_RETRY_MULTIPLIER",
+    "jitter": "CONDUCTOR_RETRY_JITTER",
+    "max_retries": "CONDUCTOR_JOBS_DEFAULT_MAX_RETRIES",
+}
+
+
+@checks.register(checks.Tags.compatibility, deploy=False)
+def check_retry_defaults(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """The global default retry policy must be a valid policy (bounds of SPEC §3)."""
+    from conductor.errors import ValidationFailed
+    from recovery import backoff
+
+    values = {
+        "initial_delay_ms": settings.CONDUCTOR_RETRY_INITIAL_DELAY_MS,
+        "max_delay_ms": settings.CONDUCTOR_RETRY_MAX_DELAY_MS,
+        "strategy": settings.CONDUCTOR_RETRY_STRATEGY,
+        "backoff_multiplier": settings.CONDUCTOR_RETRY_MULTIPLIER,
+        "jitter": settings.CONDUCTOR_RETRY_JITTER,
+    }
+    try:
+        backoff.RetryPolicy.from_dict(values, prefix="")
+    except ValidationFailed as exc:
+        return [
+            checks.Error(
+                f"{_RETRY_VARIABLES.get(e.field, e.field)}: {e.message}",
+                hint="Fix the retry defaults in the environment (see .env.example).",
+                id="conductor.E003",
+            )
+            for e in exc.errors
+        ]
+    return []
+
+
 def _secret_key() -> str:
     try:
         return settings.SECRET_KEY
@@ -44,6 +82,6 @@ def raise_on_errors() -> None:
     import django
 
     django.setup()
-    errors = check_environment()
+    errors = check_environment() + check_retry_defaults()
     if errors:
         raise ImproperlyConfigured("; ".join(e.msg for e in errors))

@@ -43,6 +43,9 @@ def _check(tmp_path, **env):
         ({"CONDUCTOR_ENGINE_LEASE_S": "soon"}, "CONDUCTOR_ENGINE_LEASE_S"),
         ({"DEBUG": "perhaps"}, "DEBUG"),
         ({"SECRET_KEY": None, "DEBUG": "false"}, "SECRET_KEY"),
+        ({"CONDUCTOR_RETRY_STRATEGY": "random"}, "CONDUCTOR_RETRY_STRATEGY"),
+        ({"CONDUCTOR_RETRY_JITTER": "3"}, "CONDUCTOR_RETRY_JITTER"),
+        ({"CONDUCTOR_RETRY_MAX_DELAY_MS": "500"}, "CONDUCTOR_RETRY_MAX_DELAY_MS"),
     ],
 )
 def test_bad_variable_fails_the_check_naming_it(tmp_path, env, named):

@@ -1,0 +1,88 @@
+"""Breakers under concurrency, on PostgreSQL with one connection per thread."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connections
+from django.utils import timezone
+
+from conductor import services
+from conductor.engine.claim import claim_batch
+from conductor.models import Event, Job
+from recovery.models import BreakerTransition, CircuitBreaker
+from recovery.services import (
+    BreakerOutcome,
+    breaker_ensure,
+    breaker_record,
+    breaker_update,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _threads(target, count):
+    errors = []
+
+    def run(index):
+        try:
+            target(index)
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+
+
+def test_concurrent_failures_trip_the_breaker_exactly_once():
+    breaker_ensure(service="svc")
+    breaker_update(service="svc", changes={"failure_threshold": 5}, actor="t")
+    barrier = threading.Barrier(8)
+
+    def fail(index):
+        barrier.wait()
+        for n in range(3):
+            breaker_record(
+                service="svc",
+                outcomes=[BreakerOutcome(f"j{index}-{n}", False, True, timezone.now())],
+            )
+
+    _threads(fail, 8)
+    assert CircuitBreaker.objects.get(service_name="svc").state == "open"
+    assert BreakerTransition.objects.filter(to_state="open").count() == 1
+    assert Event.objects.filter(type="breaker.opened").count() == 1
+
+
+def test_concurrent_claimers_admit_a_single_trial():
+    breaker_ensure(service="svc")
+    requests = [
+        services.JobRequest(type="demo.noop", payload={}, breaker="svc")
+        for _ in range(20)
+    ]
+    services.jobs_submit(requests=requests)
+    CircuitBreaker.objects.filter(service_name="svc").update(
+        state="half_open", opened_at=timezone.now() - timedelta(minutes=1)
+    )
+    claimed: list[str] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(6)
+
+    def claim(index):
+        barrier.wait()
+        for _ in range(3):
+            batch = claim_batch(queue="default", worker=f"w{index}", limit=10,
+                                now=timezone.now(), lease_s=30)  # fmt: skip
+            with lock:
+                claimed.extend(job.id for job in batch)
+
+    _threads(claim, 6)
+    assert len(claimed) == 1
+    breaker = CircuitBreaker.objects.get(service_name="svc")
+    assert breaker.trial_job == claimed[0] and breaker.trial_until > timezone.now()
+    assert Job.objects.filter(state="running").count() == 1
