@@ -194,8 +194,18 @@ def job_explain(*, job: Job, now: datetime) -> list[dict]:
         finished_at=job.finished_at,
         error=job.error,
         breaker=job.breaker,
+        breaker_until=_breaker_until(job),
     )
     return explain.explain(facts)
+
+
+def _breaker_until(job: Job) -> datetime | None:
+    """When the job's open breaker may half-open (only asked for parked jobs)."""
+    if job.state != JobState.PARKED or not job.breaker:
+        return None
+    from recovery import selectors as recovery_selectors
+
+    return recovery_selectors.breaker_open_until(service=job.breaker) or job.run_at
 
 
 def _ahead(job: Job, now: datetime) -> int:

@@ -116,6 +116,16 @@ def breaker_transitions(*, breaker: CircuitBreaker) -> QuerySet[BreakerTransitio
     return breaker.transitions.order_by("-created_at", "-id")
 
 
+def breaker_open_until(*, service: str) -> datetime | None:
+    from recovery import breaker
+    from recovery.services.breakers import policy_of, state_of
+
+    row = CircuitBreaker.objects.filter(service_name=service).first()
+    if row is None:
+        return None
+    return breaker.open_until(state_of(row), policy=policy_of(row))
+
+
 def breakers_by_status() -> dict[str, list[CircuitBreaker]]:
     found: dict[str, list[CircuitBreaker]] = defaultdict(list)
     for row in CircuitBreaker.objects.exclude(state=CircuitBreaker.State.CLOSED):

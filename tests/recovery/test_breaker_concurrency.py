@@ -86,3 +86,25 @@ def test_concurrent_claimers_admit_a_single_trial():
     breaker = CircuitBreaker.objects.get(service_name="svc")
     assert breaker.trial_job == claimed[0] and breaker.trial_until > timezone.now()
     assert Job.objects.filter(state="running").count() == 1
+
+
+def test_parked_jobs_explain_their_breaker_and_keep_their_attempts():
+    from conductor.engine.tick import tick
+    from conductor.selectors import job_explain
+
+    breaker_ensure(service="smtp")
+    breaker_update(service="smtp", changes={"failure_threshold": 1}, actor="t")
+    breaker_record(service="smtp",
+                   outcomes=[BreakerOutcome("x", False, True, timezone.now())])  # fmt: skip
+    job, _ = services.job_submit(
+        request=services.JobRequest(type="demo.noop", payload={}, breaker="smtp")
+    )
+    assert claim_batch(queue="default", worker="w", limit=10, now=timezone.now(),
+                       lease_s=30) == []  # fmt: skip
+    tick(now=timezone.now())
+    job.refresh_from_db()
+    assert job.state == "parked" and job.attempts == 0
+    [reason] = job_explain(job=job, now=timezone.now())
+    assert reason["code"] == "PARKED" and reason["data"]["breaker"] == "smtp"
+    assert reason["data"]["until"] is not None
+    assert Event.objects.filter(type="job.parked", subject_id=str(job.id)).exists()
