@@ -18,8 +18,8 @@ from recovery.services.dead_letters import (
     dead_letter_resubmit,
     dead_letters_add,
     dead_letters_bulk,
-    dead_letters_close_for_job,
     dead_letters_cleanup,
+    dead_letters_close_for_job,
 )
 from recovery.services.policies import (
     error_rule_create,
@@ -44,8 +44,8 @@ __all__ = [
     "dead_letter_resubmit",
     "dead_letters_add",
     "dead_letters_bulk",
-    "dead_letters_close_for_job",
     "dead_letters_cleanup",
+    "dead_letters_close_for_job",
     "error_rule_create",
     "error_rule_delete",
     "error_rule_update",

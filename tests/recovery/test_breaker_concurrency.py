@@ -27,7 +27,7 @@ def _threads(target, count):
     def run(index):
         try:
             target(index)
-        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+        except Exception as exc:
             errors.append(exc)
         finally:
             connections.close_all()
