@@ -23,7 +23,9 @@ from conductor.engine.run import drain  # noqa: E402
 from conductor.engine.sweep import leases_reclaim  # noqa: E402
 from conductor.models import Event, Job, RetryAttempt  # noqa: E402
 from conductor.services import JobRequest  # noqa: E402
-from recovery.models import DeadLetter  # noqa: E402
+from conductor.engine.tick import tick  # noqa: E402
+from recovery.models import CircuitBreaker, DeadLetter  # noqa: E402
+from recovery.services import breaker_ensure, breaker_update  # noqa: E402
 
 
 def main() -> None:
@@ -46,9 +48,19 @@ def main() -> None:
         lease_expires_at=timezone.now() - timedelta(seconds=5)
     )
     reclaimed = leases_reclaim(now=timezone.now())
+    breaker_ensure(service="svc")
+    breaker_update(service="svc", changes={"failure_threshold": 1}, actor="test")
+    services.job_submit(request=JobRequest(
+        type="demo.flaky", payload={"fail_rate": 1}, max_retries=0, breaker="svc"
+    ))  # fmt: skip
     done = 0
     for _ in range(10):
         done += drain(queue="default", ring=lambda queue: None, worker="embedded")
+    blocked, _ = services.job_submit(
+        request=JobRequest(type="demo.noop", payload={}, breaker="svc")
+    )
+    done += drain(queue="default", ring=lambda queue: None, worker="embedded")
+    tick(now=timezone.now())
     states = {
         "many": sorted(set(Job.objects.filter(id__in=[i for i, _ in many])
                            .values_list("state", flat=True))),
@@ -62,6 +74,8 @@ def main() -> None:
         "lease_expired_events": Event.objects.filter(type="job.lease_expired").count(),
         "ready_events": Event.objects.filter(type="job.ready").count(),
         "dead_letters": DeadLetter.objects.count(),
+        "breaker": CircuitBreaker.objects.get(service_name="svc").state,
+        "blocked": Job.objects.get(id=blocked.id).state,
         "done": done,
     }  # fmt: skip
     json.dump(states, sys.stdout)

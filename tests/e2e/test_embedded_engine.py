@@ -24,13 +24,14 @@ def test_engine_paths_on_sqlite(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     states = json.loads(result.stdout.strip().splitlines()[-1])
     assert states["many"] == ["succeeded"]
-    assert states["flaky"] == "dead" and states["dead_letters"] == 1
+    assert states["flaky"] == "dead" and states["dead_letters"] == 2
+    assert states["breaker"] == "open" and states["blocked"] == "parked"
     assert states["child"] == "succeeded"  # released by its dependency, then ran
     assert states["reclaimed"] == 1 and states["lease_expired_events"] == 1
     total = states["jobs"]
-    assert total == 154
-    assert states["success_attempts"] == total - 1  # every job but the flaky one
+    assert total == 156
+    assert states["success_attempts"] == total - 3  # not the two flaky, not the parked
     assert states["submitted_events"] == total
-    assert states["succeeded_events"] == total - 1
+    assert states["succeeded_events"] == total - 3
     assert states["ready_events"] == 1
     assert (tmp_path / "conductor.sqlite3").is_file()
