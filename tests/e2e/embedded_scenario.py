@@ -21,9 +21,9 @@ from conductor import services  # noqa: E402
 from conductor.engine.claim import claim_batch  # noqa: E402
 from conductor.engine.run import drain  # noqa: E402
 from conductor.engine.sweep import leases_reclaim  # noqa: E402
+from conductor.engine.tick import tick  # noqa: E402
 from conductor.models import Event, Job, RetryAttempt  # noqa: E402
 from conductor.services import JobRequest  # noqa: E402
-from conductor.engine.tick import tick  # noqa: E402
 from recovery.models import CircuitBreaker, DeadLetter  # noqa: E402
 from recovery.services import breaker_ensure, breaker_update  # noqa: E402
 
