@@ -309,6 +309,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Fields named alike in several apps keep stable enum names (without these,
+    # recovery's breaker state and dead-letter status rename StateEnum/StatusEnum).
+    "ENUM_NAME_OVERRIDES": {
+        "StateEnum": "conductor.states.JobState",
+        "StatusEnum": "conductor.models.RetryAttempt.Status",
+        "BreakerStateEnum": "recovery.models.CircuitBreaker.State",
+        "DeadLetterStatusEnum": "recovery.api.serializers.dlq.DLQ_STATUSES",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "conductor.api.openapi.wrap_in_envelope",

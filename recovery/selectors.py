@@ -16,6 +16,7 @@ from recovery.models import (
     CircuitBreaker,
     DeadLetter,
     ErrorRule,
+    Resubmission,
     RetryPolicy,
 )
 
@@ -161,6 +162,11 @@ def dead_letter_get(*, id: Any) -> DeadLetter:
         return DeadLetter.objects.get(id=id)
     except (DeadLetter.DoesNotExist, ValueError, TypeError):
         raise NotFound(f"no dead letter with id {id}") from None
+
+
+def dead_letter_resubmissions(*, entry: DeadLetter) -> QuerySet[Resubmission]:
+    """The audit records of an entry's resubmits, newest first."""
+    return entry.resubmissions.order_by("-created_at", "-id")
 
 
 def dead_letter_analysis(

@@ -1,6 +1,6 @@
 """API v2 routes."""
 
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularRedocView,
@@ -83,4 +83,5 @@ urlpatterns = [
     ),
     path("job-types", job_types.JobTypesApi.as_view(), name="job-types"),
     path("job-types/<str:name>", job_types.JobTypeDetailApi.as_view(), name="job-type"),
+    path("", include("recovery.api.urls")),
 ]

@@ -1,0 +1,54 @@
+"""Input fields strict about JSON types.
+
+DRF's own fields read ``5`` as the text ``"5"`` and ``"5"`` (or ``true``) as a number;
+these refuse both, naming the field, so what the OpenAPI document calls invalid is a
+400 rather than quietly converted.
+"""
+
+from rest_framework import serializers
+
+NAME_PATTERN = r"^[A-Za-z0-9_.:-]{1,100}$"  # breakers, policies, job types, codes
+
+
+class _TextOnly:
+    default_error_messages = {"not_text": "Not a valid string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_text")
+        return super().to_internal_value(data)
+
+
+class TextField(_TextOnly, serializers.CharField):
+    """Text, and only text."""
+
+
+class PatternField(_TextOnly, serializers.RegexField):
+    """Text matching a pattern."""
+
+
+class WholeNumberField(serializers.IntegerField):
+    """A JSON integer (not a boolean, a float or text)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class NumberField(serializers.FloatField):
+    """A JSON number (not a boolean or text)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class TrueFalseField(serializers.BooleanField):
+    """``true`` or ``false`` (not 1, "yes" or "on")."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
