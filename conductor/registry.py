@@ -8,6 +8,7 @@ the registry; ``job_type_sync`` copies it to the ``JobType`` table. This module 
 it validates and upgrades payloads but never touches the database.
 """
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -60,6 +61,7 @@ class UnknownJobType(LookupError):
 
 
 _registry: dict[str, JobTypeSpec] = {}
+_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,100}")  # names that can stand in an API path
 
 
 def job_type(name: str, *, schema: Mapping[str, Any], **options: Any):
@@ -67,6 +69,11 @@ def job_type(name: str, *, schema: Mapping[str, Any], **options: Any):
 
     def register(handler: Handler) -> Handler:
         spec = JobTypeSpec(name=name, handler=handler, schema=schema, **options)
+        for label, value in (("name", spec.name), ("breaker", spec.breaker or "x")):
+            if not _NAME.fullmatch(value):
+                raise ValueError(
+                    f"job type {name!r}: {label} must match {_NAME.pattern}"
+                )
         Draft202012Validator.check_schema(spec.schema)
         _check_sample(spec)
         _registry[name] = spec

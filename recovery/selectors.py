@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Max, Min, QuerySet
+from django.db.models import Count, Max, Min, OuterRef, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 
 from conductor.errors import NotFound, ValidationFailed
@@ -176,17 +176,19 @@ def dead_letter_analysis(
     entries = DeadLetter.objects.all()
     if not include_resolved:
         entries = entries.filter(resolved_at__isnull=True)
+    latest = entries.filter(signature=OuterRef("signature")).order_by("-added_at")
     groups = list(
         entries.values("signature", "signature_text", "job_type", "error_code")
         .annotate(count=Count("id"), first_seen=Min("added_at"),
-                  last_seen=Max("added_at"))
+                  last_seen=Max("added_at"),
+                  sample_message=Subquery(latest.values("error_message")[:1]))
         .order_by("-count", "-last_seen")[:200]
     )  # fmt: skip
     start = (now - timedelta(days=days - 1)).date()
     trend = _daily(entries.filter(added_at__date__gte=start), start, days)
     for group in groups:
         group["trend"] = trend.get(group["signature"], [0] * days)
-        group["sample_message"] = _sample(group["signature"], entries)
+        group["sample_message"] = (group["sample_message"] or "")[:500]
     return groups
 
 
@@ -202,8 +204,3 @@ def _daily(entries, start, days) -> dict[str, list[int]]:
         if 0 <= index < days:
             trend[row["signature"]][index] = row["n"]
     return trend
-
-
-def _sample(signature: str, entries) -> str:
-    latest = entries.filter(signature=signature).order_by("-added_at").first()
-    return latest.error_message[:500] if latest else ""

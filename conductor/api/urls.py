@@ -8,7 +8,7 @@ from drf_spectacular.views import (
 )
 from rest_framework.negotiation import DefaultContentNegotiation
 
-from conductor.api import openapi  # noqa: F401 - registers the auth extension
+from conductor.api import converters, openapi  # noqa: F401 - register <name:…>, auth
 from conductor.api.views import job_types, jobs, workflows
 
 app_name = "api"
@@ -69,10 +69,10 @@ urlpatterns = [
         name="workflows-validate",
     ),
     path(
-        "workflows/<str:name>", workflows.WorkflowDetailApi.as_view(), name="workflow"
+        "workflows/<name:name>", workflows.WorkflowDetailApi.as_view(), name="workflow"
     ),
     path(
-        "workflows/<str:name>/run",
+        "workflows/<name:name>/run",
         workflows.WorkflowRunApi.as_view(),
         name="workflow-run",
     ),
@@ -82,6 +82,8 @@ urlpatterns = [
         name="workflow-run-detail",
     ),
     path("job-types", job_types.JobTypesApi.as_view(), name="job-types"),
-    path("job-types/<str:name>", job_types.JobTypeDetailApi.as_view(), name="job-type"),
+    path(
+        "job-types/<name:name>", job_types.JobTypeDetailApi.as_view(), name="job-type"
+    ),
     path("", include("recovery.api.urls")),
 ]

@@ -7,6 +7,7 @@ a node's parents are done (``conductor.services.dependencies``); a node whose
 condition does not hold is skipped, and so are its descendants.
 """
 
+import re
 import uuid
 from typing import Any
 
@@ -57,8 +58,12 @@ def _node_errors(errors: list[FieldError], plan) -> list[FieldError]:
 
 
 def _check_name(name: str) -> None:
-    if not name or not name.strip() or len(name) > 100:
-        raise ValidationFailed([FieldError("name", "1 to 100 characters", "invalid")])
+    from conductor.api.converters import NAME_PATTERN
+
+    if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name):
+        raise ValidationFailed(
+            [FieldError("name", "1 to 100 letters, digits and _ . : -", "invalid")]
+        )
 
 
 @transaction.atomic

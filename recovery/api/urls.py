@@ -1,25 +1,12 @@
 """Recovery routes under /api/v2/ (included by ``conductor.api.urls``)."""
 
-from django.urls import path, register_converter
+from django.urls import path
 
+from conductor.api import converters  # noqa: F401 - registers <name:…>
 from recovery.api.views import breakers, dlq, policies
 
 app_name = "recovery_api"
 
-
-class NameConverter:
-    """A breaker's service or a retry policy's name: letters, digits, _ . : -"""
-
-    regex = r"[A-Za-z0-9_.:-]{1,100}"
-
-    def to_python(self, value: str) -> str:
-        return value
-
-    def to_url(self, value: str) -> str:
-        return value
-
-
-register_converter(NameConverter, "recovery_name")
 
 urlpatterns = [
     path("dlq", dlq.DeadLettersApi.as_view(), name="dlq"),
@@ -40,28 +27,28 @@ urlpatterns = [
     ),
     path("breakers", breakers.BreakersApi.as_view(), name="breakers"),
     path(
-        "breakers/<recovery_name:service>",
+        "breakers/<name:service>",
         breakers.BreakerDetailApi.as_view(),
         name="breaker",
     ),
     path(
-        "breakers/<recovery_name:service>/reset",
+        "breakers/<name:service>/reset",
         breakers.BreakerResetApi.as_view(),
         name="breaker-reset",
     ),
     path(
-        "breakers/<recovery_name:service>/force-open",
+        "breakers/<name:service>/force-open",
         breakers.BreakerForceOpenApi.as_view(),
         name="breaker-force-open",
     ),
     path(
-        "breakers/<recovery_name:service>/transitions",
+        "breakers/<name:service>/transitions",
         breakers.BreakerTransitionsApi.as_view(),
         name="breaker-transitions",
     ),
     path("retry-policies", policies.RetryPoliciesApi.as_view(), name="retry-policies"),
     path(
-        "retry-policies/<recovery_name:name>",
+        "retry-policies/<name:name>",
         policies.RetryPolicyDetailApi.as_view(),
         name="retry-policy",
     ),

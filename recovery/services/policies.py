@@ -61,9 +61,11 @@ def retry_policy_update(*, name: str, data: dict, actor: str) -> RetryPolicy:
     if "description" in data:
         row.description = str(data["description"])[:2000]
         changed["description"] = row.description
+    if not changed:
+        return row
     for key, value in changed.items():
         setattr(row, key, value)
-    row.save()
+    row.save(update_fields=[*changed, "updated_at"])
     event_record(type="retry_policy.updated", subject=("retrypolicy", name),
                  actor=actor, data=changed)  # fmt: skip
     return row
