@@ -143,7 +143,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "conductor"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "conductor.beat:ConductorScheduler"
 CELERY_TIMEZONE = "UTC"
 
 # --- Applications ---------------------------------------------------------------------
@@ -442,10 +442,8 @@ CELERY_BEAT_SCHEDULE = {
     "conductor.sweep": {
         "task": "conductor.sweep",
         "schedule": CONDUCTOR_ENGINE_SWEEP_INTERVAL_S,
-    },
-    "conductor.tick": {
-        "task": "conductor.tick",
-        "schedule": CONDUCTOR_ENGINE_TICK_S,
+        # A sweep that waited longer than two intervals is replaced by a newer one.
+        "options": {"expires": 2 * CONDUCTOR_ENGINE_SWEEP_INTERVAL_S},
     },
     "recovery.dlq_cleanup": {
         "task": "recovery.dlq_cleanup",

@@ -111,8 +111,12 @@ def claim_batch(
         claimed = claim.run(limit)
         for row in gate.trials:  # a half-open breaker lets one trial job through
             trial = claim.run(1, only=row.service_name)
-            if trial and gate.admit(row, trial[0].id, now, lease_s):
-                claimed += trial
+            if trial and not gate.admit(row, trial[0].id, now, lease_s):
+                # Cannot happen while the gate holds the row locked; if it ever does,
+                # undo the whole claim rather than leave a job running unadmitted.
+                transaction.set_rollback(True)
+                return []
+            claimed += trial
     return claimed
 
 

@@ -1,4 +1,5 @@
-"""The tick (beat, every ``CONDUCTOR_ENGINE_TICK_S``): what must happen on time.
+"""The tick (run inside beat every ``CONDUCTOR_ENGINE_TICK_S``, see
+``conductor.beat``): what must happen on time.
 
 1. Open breakers whose timeout passed go half-open.
 2. Pending jobs of open breakers are parked; parked jobs of breakers no longer open

@@ -1,0 +1,71 @@
+"""Conductor's beat scheduler: django-celery-beat's DatabaseScheduler, plus two things.
+
+1. **The tick runs inside beat.** Every ``CONDUCTOR_ENGINE_TICK_S`` beat itself
+   half-opens due breakers, parks and unparks jobs and rings the doorbell for due
+   queues (``conductor.engine.tick``). Sent as a Celery message, the tick would wait in
+   line behind doorbells whenever workers are busy; run here, a retry starts within a
+   tick of its ``run_at`` whatever the workers are doing.
+2. **Sub-second intervals survive the database.** django-celery-beat stores an
+   interval's ``every`` as an integer number of seconds, so 0.5 s became 0 — a busy loop
+   after the next reload (django-celery-beat#673). Fractional intervals are stored in
+   microseconds instead.
+"""
+
+import logging
+import time
+
+from celery import schedules
+from django.conf import settings
+from django.db import close_old_connections
+from django_celery_beat import schedulers
+from django_celery_beat.models import MICROSECONDS, IntervalSchedule
+
+log = logging.getLogger(__name__)
+
+
+class ModelEntry(schedulers.ModelEntry):
+    @classmethod
+    def to_model_schedule(cls, schedule):
+        schedule = schedules.maybe_schedule(schedule)
+        seconds = (
+            schedule.run_every.total_seconds()
+            if isinstance(schedule, schedules.schedule)
+            else None
+        )
+        if seconds is None or seconds == int(seconds):
+            return super().to_model_schedule(schedule)
+        every = round(seconds * 1_000_000)  # django-celery-beat#673
+        model = IntervalSchedule.objects.filter(
+            every=every, period=MICROSECONDS
+        ).first()
+        model = model or IntervalSchedule(every=every, period=MICROSECONDS)
+        model.save()
+        return model, "interval"
+
+
+class ConductorScheduler(schedulers.DatabaseScheduler):
+    Entry = ModelEntry
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._next_tick = 0.0
+
+    def tick(self, *args, **kwargs) -> float:
+        wait = super().tick(*args, **kwargs)
+        now = time.monotonic()
+        if now >= self._next_tick:
+            self._next_tick = now + settings.CONDUCTOR_ENGINE_TICK_S
+            self._conductor_tick()
+        return max(0.0, min(wait, self._next_tick - time.monotonic()))
+
+    @staticmethod
+    def _conductor_tick() -> None:
+        from django.utils import timezone
+
+        from conductor.engine.tick import tick
+
+        close_old_connections()  # a database restart must not stop beat for good
+        try:
+            tick(now=timezone.now())
+        except Exception:
+            log.exception("conductor tick failed; trying again next tick")
