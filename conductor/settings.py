@@ -401,7 +401,7 @@ CONDUCTOR_JOBS_BULK_MAX = _positive_int("CONDUCTOR_JOBS_BULK_MAX", 10_000)
 CONDUCTOR_JOBS_EXECUTE_MAX_WAIT_S = _positive_int(
     "CONDUCTOR_JOBS_EXECUTE_MAX_WAIT_S", 60
 )
-CONDUCTOR_ENGINE_TICK_S = _positive_float("CONDUCTOR_ENGINE_TICK_S", 0.5)
+CONDUCTOR_ENGINE_TICK_S = _positive_float("CONDUCTOR_ENGINE_TICK_S", 0.2)
 
 # Retries: the global default policy (per type and per job policies refine it).
 CONDUCTOR_RETRY_INITIAL_DELAY_MS = _positive_int(
