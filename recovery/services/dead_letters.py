@@ -60,6 +60,7 @@ def _attempts(job_ids: list) -> dict[str, list[dict]]:
             "finished_at": a.finished_at.isoformat() if a.finished_at else None,
             "duration_ms": a.duration_ms, "error_code": a.error_code,
             "error_message": a.error_message[:1000],
+            "traceback": a.traceback,  # the last one is kept on the entry, then dropped
         })  # fmt: skip
     return found
 
@@ -85,11 +86,11 @@ def _entry(job: Job, attempts: list[dict], now: datetime) -> DeadLetter:
     message = error.get("message") or last.get("error_message") or ""
     digest, text = analysis.signature(job_type=job.job_type_id, code=code,
                                       message=message)  # fmt: skip
-    traceback = RetryAttempt.objects.filter(job=job).order_by("-attempt_number")
+    traceback = (last.get("traceback") or "")[:20000]
+    attempts = [{k: v for k, v in a.items() if k != "traceback"} for a in attempts]
     return DeadLetter(
         job=job, job_type=job.job_type_id, snapshot=_snapshot(job), error_code=code,
-        error_message=message,
-        traceback=(traceback.values_list("traceback", flat=True).first() or "")[:20000],
+        error_message=message, traceback=traceback,
         attempts=attempts, retry_count=max(job.attempts - 1, 0), signature=digest,
         signature_text=text, added_at=now,
     )  # fmt: skip
