@@ -5,7 +5,7 @@ from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
 from conductor import services
-from conductor.errors import DomainError
+from conductor.admin_actions import for_each_selected
 from conductor.models import (
     ApiKey,
     Event,
@@ -17,7 +17,6 @@ from conductor.models import (
     Workflow,
     WorkflowRun,
 )
-from conductor.states import IllegalTransition
 
 admin.site.site_header = "Conductor administration"
 admin.site.site_title = "Conductor"
@@ -106,18 +105,7 @@ class AttemptInline(admin.TabularInline):
 
 
 def _each(request, queryset, action, verb: str) -> None:
-    """Run ``action(job)`` for every selected job, reporting what could not be done."""
-    done, refused = 0, []
-    for job in queryset:
-        try:
-            action(job)
-            done += 1
-        except (DomainError, IllegalTransition) as exc:
-            refused.append(f"{job.id}: {exc}")
-    if done:
-        messages.success(request, f"{verb} {done} job(s).")
-    for line in refused[:10]:
-        messages.warning(request, line)
+    for_each_selected(request, queryset, action, verb=verb, noun="job(s)")
 
 
 @admin.register(Job)

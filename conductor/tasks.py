@@ -20,15 +20,6 @@ def sweep() -> dict:
     return run_sweep(now=timezone.now())
 
 
-@shared_task(name="conductor.tick", ignore_result=True)
-def tick() -> dict:
-    from django.utils import timezone
-
-    from conductor.engine.tick import tick as run_tick
-
-    return run_tick(now=timezone.now())
-
-
 @shared_task(name="conductor.beat_heartbeat", ignore_result=True, bind=True)
 def beat_heartbeat(self) -> None:
     from django.utils import timezone

@@ -11,6 +11,7 @@ actions (reset, force open; resolve, discard, resubmit) that call the services.
 from django.contrib import admin, messages
 
 from conductor.admin import ReadOnlyAdmin
+from conductor.admin_actions import for_each_selected
 from conductor.errors import DomainError
 from recovery import services
 from recovery.models import (
@@ -24,25 +25,14 @@ from recovery.models import (
 
 
 def _each(request, queryset, action, verb: str, noun: str) -> None:
-    """Run ``action(row)`` for every selected row, reporting what could not be done."""
-    done, refused = 0, []
-    for row in queryset:
-        try:
-            action(row)
-            done += 1
-        except DomainError as exc:
-            refused.append(f"{row}: {exc.detail}")
-    if done:
-        messages.success(request, f"{verb} {done} {noun}.")
-    for line in refused[:10]:
-        messages.warning(request, line)
+    for_each_selected(request, queryset, action, verb=verb, noun=noun)
 
 
 class ServiceSavedAdmin(admin.ModelAdmin):
     """A model written by ``write(request, row, data)`` (``row`` is None on add)."""
 
     def write(self, request, row, data: dict):
-        raise NotImplementedError
+        raise TypeError(f"{type(self).__name__} must say how it writes (write())")
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         base = super().get_form(request, obj, change=change, **kwargs)
