@@ -317,6 +317,14 @@ class RetryAttempt(models.Model):
 
     class Meta:
         ordering = ["job", "attempt_number"]
+        indexes = [
+            # Run-time statistics read the recent successful attempts.
+            models.Index(
+                fields=["-finished_at"],
+                condition=Q(status="success"),
+                name="conductor_attempt_success",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["job", "attempt_number"],

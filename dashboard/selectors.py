@@ -30,7 +30,7 @@ def overview(*, recent: int = 15) -> Overview:
         total=sum(counts.values()),
         active=sum(n for state, n in counts.items() if state in ACTIVE),
         finished=sum(n for state, n in counts.items() if state in FINAL),
-        recent=list(selectors.job_list().select_related(None)[:recent]),
+        recent=list(selectors.job_list()[:recent]),
         workers=[name for name, kind in seen if kind == "worker"],
         beat_seen=any(kind == "beat" for _, kind in seen),
     )

@@ -257,6 +257,10 @@ class JobTypeOut(serializers.ModelSerializer):
 
     @extend_schema_field(RunTimeOut)
     def get_run_time(self, job_type: JobType) -> dict:
-        from conductor.selectors import job_type_stats
+        """From ``context["run_time"]`` (read once for a whole list), else one query."""
+        stats = self.context.get("run_time")
+        if stats is None:
+            from conductor.selectors import job_type_stats
 
-        return RunTimeOut(job_type_stats(name=job_type.name)).data
+            stats = job_type_stats(names=[job_type.name], now=timezone.now())
+        return RunTimeOut(stats[job_type.name]).data

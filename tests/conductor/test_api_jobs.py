@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from conductor import services
 from conductor.engine.run import drain
-from conductor.models import Event, Job
+from conductor.models import Event, Job, RetryAttempt
 
 pytestmark = pytest.mark.django_db
 
@@ -216,3 +216,27 @@ def test_a_result_that_is_not_json_fails_without_breaking_the_batch(api, monkeyp
     )
     assert Job.objects.get(id=good.json()["data"]["id"]).state == "succeeded"
     assert json.dumps(Job.objects.get(id=good.json()["data"]["id"]).result)
+
+
+def test_job_types_show_measured_average_and_p95_run_time(
+    api, django_assert_max_num_queries
+):
+    services.job_type_sync(actor="test")
+    job_type = services.job_type_ensure(name="demo.sleep")
+    now = timezone.now()
+    for index, duration in enumerate([10] * 19 + [1000]):  # p95 of 20 is the 19th
+        job = Job.objects.create(job_type=job_type, run_at=now, attempts=1)
+        RetryAttempt.objects.create(
+            job=job, attempt_number=1, status="success", started_at=now,
+            finished_at=now - timedelta(seconds=index), duration_ms=duration,
+        )  # fmt: skip
+    with django_assert_max_num_queries(3):  # key, types, stats: not one per type
+        listed = {t["name"]: t for t in api.get("/api/v2/job-types").json()["data"]}
+    assert listed["demo.sleep"]["run_time"] == {
+        "samples": 20, "avg_ms": 59.5, "p95_ms": 10.0,
+    }  # fmt: skip
+    assert listed["demo.noop"]["run_time"] == {
+        "samples": 0, "avg_ms": None, "p95_ms": None,
+    }  # fmt: skip
+    detail = api.get("/api/v2/job-types/demo.sleep").json()["data"]
+    assert detail["run_time"] == listed["demo.sleep"]["run_time"]

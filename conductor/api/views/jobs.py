@@ -162,7 +162,7 @@ class JobsApi(generics.GenericAPIView):
     )
     def get(self, request):
         jobs = selectors.jobs_filtered(filters=_filters(request.query_params))
-        page = self.paginate_queryset(jobs.select_related("job_type"))
+        page = self.paginate_queryset(jobs)
         return self.get_paginated_response(s.JobOut(page, many=True).data)
 
     @extend_schema(
