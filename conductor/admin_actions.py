@@ -5,7 +5,6 @@ from collections.abc import Callable, Iterable
 from django.contrib import messages
 
 from conductor.errors import DomainError
-from conductor.states import IllegalTransition
 
 
 def for_each_selected(
@@ -19,8 +18,6 @@ def for_each_selected(
             done += 1
         except DomainError as exc:
             refused.append(f"{row}: {exc.detail}")
-        except IllegalTransition as exc:
-            refused.append(f"{row}: {exc}")
     if done:
         messages.success(request, f"{verb} {done} {noun}.")
     for line in refused[:10]:

@@ -8,11 +8,21 @@ import os
 
 from celery import Celery, signals
 
+from conductor import doorbell
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "conductor.settings")
 
 app = Celery("conductor")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def _send(task: str, args: list) -> None:
+    app.send_task(task, args=args, retry=False)
+
+
+# The core rings the doorbell; here it is wired to Celery.
+doorbell.connect(_send)
 
 
 @signals.worker_init.connect

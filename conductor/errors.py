@@ -1,12 +1,24 @@
-"""Domain exceptions. Services raise them; the API maps each to problem+json.
+"""Domain errors: a leaf module, pure (standard library only).
 
+Services and pure decision modules raise these; the API maps each to problem+json.
 Each carries a stable ``code`` (upper snake case), an HTTP ``status`` and, for
-validation failures, the list of failing fields.
+validation failures, the list of failing fields (``FieldError``).
 """
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from conductor.registry import FieldError
+
+@dataclass(frozen=True)
+class FieldError:
+    """One invalid field: its JSON path (``jobs[3].payload.url``), why, and a code."""
+
+    field: str
+    message: str
+    code: str = "invalid"
+
+    def as_dict(self) -> dict:
+        return {"field": self.field, "message": self.message, "code": self.code}
 
 
 class DomainError(Exception):
@@ -49,3 +61,13 @@ class Conflict(DomainError):
     status = 409
     code = "CONFLICT"
     title = "Conflict"
+
+
+class IllegalTransition(Conflict):
+    """A job cannot go from ``old`` to ``new`` (``conductor.states``): a 409, since
+    it means another actor or worker moved the job first."""
+
+    def __init__(self, old: str, new: str):
+        super().__init__(f"a job cannot go from {old} to {new}")
+        self.old = old
+        self.new = new

@@ -7,6 +7,7 @@ last beat heartbeat and the workers seen recently, which do not decide readiness
 import time
 from datetime import timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
@@ -27,10 +28,8 @@ def check_database() -> tuple[bool, str]:
 
 
 def check_broker() -> tuple[bool, str]:
-    from conductor.celery import app
-
     try:
-        with app.connection_for_write() as conn:
+        with current_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
             if settings.CELERY_BROKER_URL.startswith("filesystem"):
                 settings.BROKER_DIR.mkdir(parents=True, exist_ok=True)

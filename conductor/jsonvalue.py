@@ -8,7 +8,7 @@ has no NaN or infinity; a value holding any of them would fail deep inside a wri
 import math
 from typing import Any
 
-from conductor.registry import FieldError
+from conductor.errors import FieldError
 
 
 def problems(

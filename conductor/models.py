@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 from rest_framework_api_key.models import AbstractAPIKey
 
+from conductor import states
 from conductor.states import JobState
 
 
@@ -105,7 +106,7 @@ class Job(models.Model):
     payload = models.JSONField(default=dict)
     payload_version = models.PositiveIntegerField(default=1)
     state = models.CharField(
-        max_length=16, choices=JobState.choices, default=JobState.PENDING
+        max_length=16, choices=states.CHOICES, default=JobState.PENDING
     )
     # ``priority`` orders the claim; the sweeper ages it upward from ``base_priority``
     # (what was asked for) so low-priority work never starves.

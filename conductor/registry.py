@@ -8,7 +8,6 @@ the registry; ``job_type_sync`` copies it to the ``JobType`` table. This module 
 it validates and upgrades payloads but never touches the database.
 """
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -17,18 +16,11 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
 
+from conductor import names
+from conductor.errors import FieldError
+
 Handler = Callable[..., Any]
 Normalizer = Callable[[dict], dict]
-
-
-@dataclass(frozen=True)
-class FieldError:
-    field: str
-    message: str
-    code: str = "invalid"
-
-    def as_dict(self) -> dict:
-        return {"field": self.field, "message": self.message, "code": self.code}
 
 
 @dataclass(frozen=True)
@@ -61,7 +53,6 @@ class UnknownJobType(LookupError):
 
 
 _registry: dict[str, JobTypeSpec] = {}
-_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,100}")  # names that can stand in an API path
 
 
 def job_type(name: str, *, schema: Mapping[str, Any], **options: Any):
@@ -70,10 +61,8 @@ def job_type(name: str, *, schema: Mapping[str, Any], **options: Any):
     def register(handler: Handler) -> Handler:
         spec = JobTypeSpec(name=name, handler=handler, schema=schema, **options)
         for label, value in (("name", spec.name), ("breaker", spec.breaker or "x")):
-            if not _NAME.fullmatch(value):
-                raise ValueError(
-                    f"job type {name!r}: {label} must match {_NAME.pattern}"
-                )
+            if not names.is_name(value):
+                raise ValueError(f"job type {name!r}: {label}: {names.RULE}")
         Draft202012Validator.check_schema(spec.schema)
         _check_sample(spec)
         _registry[name] = spec

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
-from conductor import explain
+from conductor import explain, states
 from conductor.errors import NotFound
 from conductor.models import (
     Event,
@@ -37,7 +37,7 @@ def job_list() -> QuerySet[Job]:
 
 def job_counts_by_state() -> dict[str, int]:
     """Every state with its number of jobs (zero for states with none)."""
-    counts = dict.fromkeys(JobState.values, 0)
+    counts = dict.fromkeys(states.VALUES, 0)
     rows = Job.objects.order_by().values_list("state").annotate(n=Count("id"))
     counts.update({state: n for state, n in rows})
     return counts

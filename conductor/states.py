@@ -25,13 +25,18 @@
 | cancelled | waiting   | resumed, its dependencies not yet done     |
 
 ``succeeded`` is final. Every transition is applied by a conditional UPDATE
-(``WHERE state IN sources_of(new)``) and journalled.
+(``WHERE state IN sources_of(new)``) and journalled; the one door that does it is
+``conductor.services.transitions``.
+
+Pure: standard library only (``conductor.errors`` is a pure leaf).
 """
 
-from django.db import models
+from enum import StrEnum
+
+from conductor.errors import IllegalTransition
 
 
-class JobState(models.TextChoices):
+class JobState(StrEnum):
     PENDING = "pending"
     WAITING = "waiting"
     PARKED = "parked"
@@ -63,11 +68,9 @@ FINAL = frozenset({S.SUCCEEDED, S.FAILED, S.DEAD, S.CANCELLED})
 ACTIVE = frozenset(set(JobState) - FINAL)
 
 
-class IllegalTransition(Exception):
-    def __init__(self, old: str, new: str):
-        super().__init__(f"a job cannot go from {old} to {new}")
-        self.old = old
-        self.new = new
+#: ``(value, label)`` pairs for model fields and serializers.
+CHOICES = [(state.value, state.value.title()) for state in JobState]
+VALUES = [state.value for state in JobState]
 
 
 def can(old: str, new: str) -> bool:

@@ -5,10 +5,10 @@ from celery import shared_task
 
 @shared_task(name="conductor.jobs_wake", ignore_result=True)
 def jobs_wake(queue: str) -> int:
+    from conductor import doorbell
     from conductor.engine.run import drain
-    from conductor.services import doorbell_ring
 
-    return drain(queue=queue, ring=doorbell_ring)
+    return drain(queue=queue, ring=doorbell.ring)
 
 
 @shared_task(name="conductor.sweep", ignore_result=True)

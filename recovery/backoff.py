@@ -60,8 +60,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from conductor.errors import ValidationFailed
-from conductor.registry import FieldError
+from conductor.errors import FieldError, ValidationFailed
 
 STRATEGIES = ("exponential", "linear", "fixed", "fibonacci", "custom")
 MAX_RETRIES_DEFAULT_CAP = 10

@@ -84,8 +84,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from conductor.errors import ValidationFailed
-from conductor.registry import FieldError
+from conductor.errors import FieldError, ValidationFailed
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 _NODE_FIELD = re.compile(r"nodes\[(\d+)\]")

@@ -16,9 +16,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 
 from conductor.api.envelope import meta
-from conductor.errors import DomainError
-from conductor.registry import FieldError
-from conductor.states import IllegalTransition
+from conductor.errors import DomainError, FieldError
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +133,6 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
 
 
 def _classify(exc: Exception):
-    if isinstance(exc, IllegalTransition):  # lost a race with another actor or worker
-        return 409, "CONFLICT", "Conflict", str(exc), [], {}
     if isinstance(exc, DomainError):
         errors = [e.as_dict() for e in exc.errors]
         return exc.status, exc.code, exc.title, exc.detail, errors, {}

@@ -6,12 +6,12 @@ shape (``{field, message, code}``; bulk fields prefixed ``jobs[i].``). The seria
 in ``conductor.api.serializers`` describe the same body for OpenAPI.
 """
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
+from conductor import names
+from conductor.errors import FieldError
 from conductor.models import DependencyFailure, DependencyMode, Priority
-from conductor.registry import FieldError
 from conductor.services import JobRequest
 
 FIELDS = {
@@ -30,7 +30,6 @@ FIELDS = {
     "breaker",
 }
 PRIORITIES = [p.label for p in Priority]
-BREAKER_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 MODES = DependencyMode.values  # built once: ``.values`` makes a new list per call
 ON_FAILURE = DependencyFailure.values
 MIN_MOMENT = datetime(1970, 1, 1, tzinfo=UTC)
@@ -135,8 +134,8 @@ def job_request_from(
     if retry_policy is not None and not isinstance(retry_policy, str | dict):
         reader.error("retry_policy", "a policy name or an object", "type")
     breaker = reader.text("breaker", 100)
-    if breaker is not None and not BREAKER_NAME.match(breaker):
-        reader.error("breaker", "letters, digits and _ . : - only", "invalid")
+    if breaker is not None and not names.is_name(breaker):
+        reader.error("breaker", names.RULE, "invalid")
     depends_on, mode, on_failure = _dependencies(reader)
     request = JobRequest(
         type=reader.text("type", 100, required=True),

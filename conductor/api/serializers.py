@@ -4,8 +4,8 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from conductor import states
 from conductor.models import Event, Job, JobType, Priority, RetryAttempt
-from conductor.states import JobState
 
 PRIORITY_LABELS = [p.label for p in Priority]
 
@@ -146,7 +146,7 @@ class JobSummaryOut(serializers.ModelSerializer):
 class JobOut(serializers.ModelSerializer):
     type = serializers.CharField(source="job_type_id")
     priority = serializers.SerializerMethodField()
-    state = serializers.ChoiceField(choices=JobState.choices)
+    state = serializers.ChoiceField(choices=states.CHOICES)
     result = serializers.JSONField(allow_null=True)
     error = JobErrorOut(allow_null=True)
     progress = serializers.SerializerMethodField()

@@ -18,8 +18,8 @@ from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Least
 
+from conductor import doorbell
 from conductor.models import Job, Priority, RetryAttempt
-from conductor.services import doorbell_ring
 from conductor.services.events import event_record
 from conductor.states import JobState
 
@@ -87,7 +87,7 @@ def _reclaim(job: Job, now: datetime) -> None:
         data={"worker": job.locked_by, "attempt": job.attempts, "state": job.state},
     )
     if again:
-        doorbell_ring(job.queue)
+        doorbell.ring(job.queue)
 
 
 @transaction.atomic

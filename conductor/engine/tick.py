@@ -10,8 +10,7 @@
 
 from datetime import datetime
 
-from conductor import selectors
-from conductor.services import doorbell_ring
+from conductor import doorbell, selectors
 from conductor.services.parking import jobs_park, jobs_unpark
 
 
@@ -32,6 +31,6 @@ def tick(*, now: datetime) -> dict:
     unparked = jobs_unpark(still_open=until, now=now)
     queues = selectors.due_queues(now=now)
     for queue in queues:
-        doorbell_ring(queue)
+        doorbell.ring(queue)
     return {"half_opened": half_opened, "parked": parked, "unparked": unparked,
             "rang": queues}  # fmt: skip

@@ -10,7 +10,7 @@ from conductor.services.job_types import (
     job_type_sync,
     job_type_update,
 )
-from conductor.services.jobs import JobRequest, doorbell_ring, job_submit, jobs_submit
+from conductor.services.jobs import JobRequest, job_submit, jobs_submit
 from conductor.services.progress import job_checkpoint_record, job_progress_record
 from conductor.services.transitions import job_transition
 from conductor.services.workflows import (
@@ -25,7 +25,6 @@ __all__ = [
     "SyncReport",
     "api_key_create",
     "api_key_revoke",
-    "doorbell_ring",
     "event_record",
     "events_record",
     "heartbeat_record",

@@ -2,9 +2,8 @@
 
 from django.db import transaction
 
-from conductor.errors import ValidationFailed
+from conductor.errors import FieldError, ValidationFailed
 from conductor.models import ApiKey
-from conductor.registry import FieldError
 from conductor.services.events import event_record
 
 

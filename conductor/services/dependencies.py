@@ -13,7 +13,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from conductor import dependencies
+from conductor import dependencies, doorbell
 from conductor.models import Job, JobDependency, WorkflowRun
 from conductor.services.events import event_record
 from conductor.services.transitions import job_transition
@@ -105,9 +105,7 @@ def _ready(job: Job, actor: str) -> bool:
         actor=actor,
         trace_id=job.trace_id,
     )
-    from conductor.services.jobs import doorbell_ring
-
-    doorbell_ring(job.queue)
+    doorbell.ring(job.queue)
     return False
 
 

@@ -7,10 +7,9 @@ the dependents' follow-up when a job becomes final.
 from django.db import transaction
 from django.utils import timezone
 
-from conductor import dependencies
-from conductor.errors import Conflict, ValidationFailed
+from conductor import dependencies, doorbell
+from conductor.errors import Conflict, FieldError, ValidationFailed
 from conductor.models import Job, JobDependency, RetryAttempt
-from conductor.registry import FieldError
 from conductor.selectors import job_get
 from conductor.services.dependencies import dependency_states, dependents_resolve
 from conductor.services.events import event_record
@@ -165,9 +164,7 @@ def _requeue(job: Job, *, event: str, actor: str, data: dict) -> None:
         trace_id=job.trace_id,
     )
     if target == JobState.PENDING:
-        from conductor.services.jobs import doorbell_ring
-
-        doorbell_ring(job.queue)
+        doorbell.ring(job.queue)
 
 
 def _target_state(job: Job) -> str:

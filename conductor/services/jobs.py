@@ -18,10 +18,9 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from conductor import dependencies, jsonvalue, registry
-from conductor.errors import PayloadTooLarge, ValidationFailed
+from conductor import dependencies, doorbell, jsonvalue, registry
+from conductor.errors import FieldError, PayloadTooLarge, ValidationFailed
 from conductor.models import Job, JobDependency, JobType, Priority
-from conductor.registry import FieldError
 from conductor.services.events import NewEvent, events_record
 from conductor.services.job_types import job_type_ensure
 from conductor.states import JobState
@@ -54,23 +53,6 @@ class JobRequest:
     id: uuid.UUID | None = None
     workflow_run_id: uuid.UUID | None = None
     workflow_node: str = ""
-
-
-def doorbell_ring(queue: str) -> None:
-    """After the current transaction commits, tell a worker that ``queue`` has work.
-
-    A lost doorbell loses nothing: the sweeper finds due jobs from the table.
-    """
-    transaction.on_commit(lambda: _ring_now(queue))
-
-
-def _ring_now(queue: str) -> None:
-    from conductor.tasks import jobs_wake
-
-    try:
-        jobs_wake.apply_async(args=[queue], retry=False)
-    except Exception:
-        log.warning("doorbell for queue %s not sent; the sweeper will find it", queue)
 
 
 def job_submit(
@@ -403,7 +385,7 @@ def _write(requests, rows, context: _Context, now, actor, trace_id) -> list:
         r["queue"] for r in new if r["state"] == JobState.PENDING and r["run_at"] <= now
     }
     for queue in due:
-        doorbell_ring(queue)
+        doorbell.ring(queue)
     return results
 
 

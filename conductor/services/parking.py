@@ -10,9 +10,9 @@ from datetime import datetime
 
 from django.db import transaction
 
+from conductor import doorbell
 from conductor.models import Job
 from conductor.services.events import NewEvent, events_record
-from conductor.services.jobs import doorbell_ring
 from conductor.states import JobState
 
 BATCH = 1000
@@ -62,7 +62,7 @@ def jobs_unpark(*, still_open: Iterable[str], now: datetime) -> int:
         at=now,
     )
     for queue in {row[2] for row in rows}:
-        doorbell_ring(queue)
+        doorbell.ring(queue)
     return len(rows)
 
 

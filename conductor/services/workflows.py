@@ -7,16 +7,14 @@ a node's parents are done (``conductor.services.dependencies``); a node whose
 condition does not hold is skipped, and so are its descendants.
 """
 
-import re
 import uuid
 from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from conductor import registry
-from conductor.errors import Conflict, ValidationFailed
+from conductor import names, registry
+from conductor.errors import Conflict, FieldError, ValidationFailed
 from conductor.models import Workflow, WorkflowRun
-from conductor.registry import FieldError
 from conductor.services.events import event_record
 from conductor.services.jobs import JobRequest, jobs_submit
 
@@ -57,20 +55,11 @@ def _node_errors(errors: list[FieldError], plan) -> list[FieldError]:
     return renamed
 
 
-def _check_name(name: str) -> None:
-    from conductor.api.converters import NAME_PATTERN
-
-    if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name):
-        raise ValidationFailed(
-            [FieldError("name", "1 to 100 letters, digits and _ . : -", "invalid")]
-        )
-
-
 @transaction.atomic
 def workflow_create(
     *, name: str, definition: Any, actor: str, description: str = ""
 ) -> Workflow:
-    _check_name(name)
+    names.checked(name)
     plan = _plan(definition)
     try:
         with transaction.atomic():

@@ -16,9 +16,14 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from conductor.errors import Conflict, DomainError, NotFound, ValidationFailed
+from conductor.errors import (
+    Conflict,
+    DomainError,
+    FieldError,
+    NotFound,
+    ValidationFailed,
+)
 from conductor.models import Job, Priority, RetryAttempt
-from conductor.registry import FieldError
 from conductor.services import JobRequest, event_record, events_record, job_submit
 from conductor.services.events import NewEvent
 from recovery import analysis

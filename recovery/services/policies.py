@@ -4,27 +4,16 @@ Both are read at every retry decision (``conductor.engine.decide``), so a change
 applies to the next failure without a restart.
 """
 
-import re
 from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from conductor.errors import Conflict, ValidationFailed
-from conductor.registry import FieldError
+from conductor import names
+from conductor.errors import Conflict, FieldError, ValidationFailed
 from conductor.services import event_record
 from recovery import backoff, classify
 from recovery.models import ErrorRule, RetryPolicy
 from recovery.selectors import error_rule_get, retry_policy_get
-
-_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
-
-
-def _check_name(name: Any) -> str:
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise ValidationFailed([FieldError(
-            "name", "1 to 100 letters, digits, _ . : -", "invalid"
-        )])  # fmt: skip
-    return name
 
 
 def _policy_fields(data: dict, *, base: dict | None = None) -> dict:
@@ -38,7 +27,7 @@ def _policy_fields(data: dict, *, base: dict | None = None) -> dict:
 
 @transaction.atomic
 def retry_policy_create(*, data: dict, actor: str) -> RetryPolicy:
-    name = _check_name(data.get("name"))
+    name = names.checked(data.get("name"))
     fields = _policy_fields(data)
     try:
         with transaction.atomic():

@@ -35,7 +35,7 @@ def test_beat_runs_the_tick_itself(monkeypatch, settings):
 
     settings.CONDUCTOR_ENGINE_TICK_S = 0.5
     rung = []
-    monkeypatch.setattr("conductor.engine.tick.doorbell_ring", rung.append)
+    monkeypatch.setattr("conductor.doorbell.ring", rung.append)
     job = Job.objects.create(
         job_type=job_type_ensure(name="demo.noop"),
         run_at=timezone.now() - timedelta(seconds=1),

@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from playwright.sync_api import expect, sync_playwright
 
+from conductor import states
 from conductor.models import Job
 from conductor.services import job_type_ensure
 from conductor.states import ACTIVE, FINAL, JobState
@@ -114,7 +115,7 @@ def test_dashboard_login_and_real_counts(seeded, chromium_browser, live_server):
         )
         shown = {
             state: page.locator(f"td[data-state={state}]").inner_text().strip()
-            for state in JobState.values
+            for state in states.VALUES
         }
         assert shown == {state: str(n) for state, n in JOBS_PER_STATE.items()}
         active = sum(n for s, n in JOBS_PER_STATE.items() if s in ACTIVE)

@@ -18,14 +18,14 @@ from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from conductor import selectors, services
+from conductor import selectors, services, states
 from conductor.api import serializers as s
 from conductor.api.auth import actor_of
 from conductor.api.envelope import EventCursorPage
 from conductor.api.job_input import job_request_from, utc_or_none
 from conductor.errors import NotFound, ValidationFailed
 from conductor.models import Event, Job, Priority
-from conductor.states import FINAL, JobState
+from conductor.states import FINAL
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
@@ -119,7 +119,7 @@ def _filters(params) -> selectors.JobFilters:
         types=listed(
             "type", set(selectors.job_type_names()) if "type" in params else None
         ),
-        states=listed("state", set(JobState.values)),
+        states=listed("state", set(states.VALUES)),
         priorities=tuple(Priority.from_label(p) for p in priorities if not errors),
         **{name: moment(name) for name in selectors._RANGES},
         parent=_uuid_param(params, "parent", errors),

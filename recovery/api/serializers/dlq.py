@@ -3,10 +3,10 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from conductor import names
 from conductor.api.serializers import PayloadField, StrictInput
 from recovery import selectors
 from recovery.api.serializers.fields import (
-    NAME_PATTERN,
     TextField,
     WholeNumberField,
 )
@@ -28,8 +28,8 @@ class DeadLetterFilterIn(serializers.Serializer):
 
     job = serializers.UUIDField(required=False, help_text="the dead job's id")
     status = serializers.ChoiceField(choices=DLQ_STATUSES, required=False)
-    job_type = serializers.RegexField(NAME_PATTERN, required=False)
-    error_code = serializers.RegexField(NAME_PATTERN, required=False)
+    job_type = serializers.RegexField(names.ANCHORED, required=False)
+    error_code = serializers.RegexField(names.ANCHORED, required=False)
     signature = serializers.RegexField(
         SIGNATURE_PATTERN, required=False, help_text="as grouped by the analysis"
     )

@@ -7,8 +7,6 @@ these refuse both, naming the field, so what the OpenAPI document calls invalid 
 
 from rest_framework import serializers
 
-NAME_PATTERN = r"^[A-Za-z0-9_.:-]{1,100}$"  # breakers, policies, job types, codes
-
 
 class _TextOnly:
     default_error_messages = {"not_text": "Not a valid string."}

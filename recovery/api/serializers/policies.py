@@ -2,10 +2,10 @@
 
 from rest_framework import serializers
 
+from conductor import names
 from conductor.api.serializers import StrictInput
 from recovery import backoff
 from recovery.api.serializers.fields import (
-    NAME_PATTERN,
     NumberField,
     PatternField,
     TextField,
@@ -53,7 +53,7 @@ class RetryPolicyPatchIn(StrictInput):
 
 
 class RetryPolicyIn(RetryPolicyPatchIn):
-    name = PatternField(NAME_PATTERN)
+    name = PatternField(names.ANCHORED)
 
 
 class RetryPolicyOut(serializers.ModelSerializer):
