@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scheduling import dag  # after the sys.path insert above
+from conductor.workflows import dag  # after the sys.path insert above
 
 NODES = 10_000
 WIDTH = 100

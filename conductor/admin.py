@@ -17,6 +17,7 @@ from conductor.models import (
     Workflow,
     WorkflowRun,
 )
+from recovery import services as recovery_services
 
 admin.site.site_header = "Conductor administration"
 admin.site.site_title = "Conductor"
@@ -147,7 +148,7 @@ class JobAdmin(ReadOnlyAdmin):
         _each(
             request,
             queryset,
-            lambda job: services.job_retry(
+            lambda job: recovery_services.job_retry(
                 job_id=job.id, actor=actor, reason="retried in the admin"
             ),
             "Retried",

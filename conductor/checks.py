@@ -57,7 +57,7 @@ def check_retry_defaults(app_configs=None, **kwargs) -> list[checks.CheckMessage
         "jitter": settings.CONDUCTOR_RETRY_JITTER,
     }
     try:
-        backoff.RetryPolicy.from_dict(values, prefix="")
+        backoff.Policy.from_dict(values, prefix="")
     except ValidationFailed as exc:
         return [
             checks.Error(

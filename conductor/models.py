@@ -13,6 +13,22 @@ from rest_framework_api_key.models import AbstractAPIKey
 
 from conductor import states
 from conductor.states import JobState
+from conductor.workflows.models import Workflow, WorkflowRun
+
+__all__ = [
+    "ApiKey",
+    "DependencyFailure",
+    "DependencyMode",
+    "Event",
+    "Heartbeat",
+    "Job",
+    "JobDependency",
+    "JobType",
+    "Priority",
+    "RetryAttempt",
+    "Workflow",
+    "WorkflowRun",
+]
 
 
 class Priority(models.IntegerChoices):
@@ -247,52 +263,6 @@ class JobDependency(models.Model):
         return f"{self.job_id} waits for {self.depends_on_id}"
 
 
-class Workflow(models.Model):
-    """A named, validated DAG of job nodes (see ``scheduling.dag``)."""
-
-    name = models.CharField(max_length=100, unique=True)
-    description = models.TextField(blank=True)
-    definition = models.JSONField()
-    created_by = models.CharField(max_length=150, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class WorkflowRun(models.Model):
-    class State(models.TextChoices):
-        RUNNING = "running"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
-        CANCELLED = "cancelled"
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    workflow = models.ForeignKey(
-        Workflow, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
-    )
-    definition = models.JSONField(
-        help_text="The definition as it was when the run began."
-    )
-    state = models.CharField(
-        max_length=16, choices=State.choices, default=State.RUNNING
-    )
-    created_by = models.CharField(max_length=150, blank=True)
-    trace_id = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"run {self.id} of {self.workflow_id} ({self.state})"
-
-
 class RetryAttempt(models.Model):
     """One execution attempt of a job; attempt numbers start at 1 and never repeat."""
 
@@ -341,6 +311,17 @@ class RetryAttempt(models.Model):
         return f"{self.job_id} #{self.attempt_number} {self.status}"
 
 
+class WritingTransaction(models.Func):
+    """The id of the transaction inserting the row: PostgreSQL's
+    ``pg_current_xact_id()``; NULL on SQLite, whose single writer needs none."""
+
+    template = "NULL"
+    output_field = models.BigIntegerField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return "(pg_current_xact_id()::text::bigint)", []
+
+
 class Event(models.Model):
     """The journal: one row per state change, written in the change's transaction.
 
@@ -356,10 +337,16 @@ class Event(models.Model):
     actor = models.CharField(max_length=150, blank=True)
     trace_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField()
+    # The id of the transaction that wrote the row (PostgreSQL; NULL on SQLite): the
+    # journal reader's position is (tx, id), see conductor.journal.reader.
+    tx = models.BigIntegerField(
+        null=True, editable=False, db_default=WritingTransaction()
+    )
 
     class Meta:
         ordering = ["id"]
         indexes = [
+            models.Index(fields=["tx", "id"], name="conductor_event_position"),
             models.Index(
                 fields=["subject_type", "subject_id", "id"],
                 name="conductor_event_subject",

@@ -7,10 +7,10 @@ from typing import Any
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, F, Q, QuerySet, Window
+from django.db.models import Count, F, QuerySet, Window
 from django.db.models.functions import RowNumber
 
-from conductor import explain, states
+from conductor import states
 from conductor.errors import NotFound
 from conductor.models import (
     Event,
@@ -18,8 +18,6 @@ from conductor.models import (
     Job,
     JobType,
     RetryAttempt,
-    Workflow,
-    WorkflowRun,
 )
 from conductor.states import JobState
 
@@ -183,60 +181,6 @@ def _run_time(durations: list[int]) -> RunTimeStats:
     return RunTimeStats(len(durations), round(sum(durations) / len(durations), 1), p95)
 
 
-def job_explain(*, job: Job, now: datetime) -> list[dict]:
-    job_type = job.job_type
-    running = 0
-    if job_type.max_concurrency is not None:
-        running = Job.objects.filter(job_type=job_type, state=JobState.RUNNING).count()
-    facts = explain.Facts(
-        state=job.state,
-        now=now,
-        run_at=job.run_at,
-        attempts=job.attempts,
-        max_retries=job.max_retries,
-        type_paused=job_type.paused,
-        max_concurrency=job_type.max_concurrency,
-        running_of_type=running,
-        ahead=_ahead(job, now) if job.state == JobState.PENDING else 0,
-        workers_seen=heartbeats_since(since=now - timedelta(minutes=2))
-        .filter(kind="worker")
-        .count(),
-        dependencies=_dependency_states(job),
-        dependency_mode=job.dependency_mode,
-        locked_by=job.locked_by,
-        lease_expires_at=job.lease_expires_at,
-        progress_pct=job.progress_pct,
-        cancel_requested=bool(job.cancel_requested_at),
-        finished_at=job.finished_at,
-        error=job.error,
-        breaker=job.breaker,
-        breaker_until=_breaker_until(job),
-    )
-    return explain.explain(facts)
-
-
-def _breaker_until(job: Job) -> datetime | None:
-    """When the job's open breaker may half-open (only asked for parked jobs)."""
-    if job.state != JobState.PARKED or not job.breaker:
-        return None
-    from recovery import selectors as recovery_selectors
-
-    return recovery_selectors.breaker_open_until(service=job.breaker) or job.run_at
-
-
-def _ahead(job: Job, now: datetime) -> int:
-    due = Job.objects.filter(state=JobState.PENDING, queue=job.queue, run_at__lte=now)
-    better = Q(priority__gt=job.priority) | Q(
-        priority=job.priority, run_at__lt=job.run_at
-    )
-    return due.filter(better).count()
-
-
-def _dependency_states(job: Job) -> dict[str, str]:
-    rows = job.dependency_rows.values_list("depends_on_id", "depends_on__state")
-    return {str(dep): state for dep, state in rows}
-
-
 def job_progress(*, job: Job, now: datetime) -> dict[str, Any]:
     """Progress with an ETA: time so far * what is left / what is done."""
     eta_s = None
@@ -251,25 +195,3 @@ def job_progress(*, job: Job, now: datetime) -> dict[str, Any]:
         "eta_s": eta_s,
         "updated_at": job.updated_at,
     }
-
-
-def workflow_list() -> QuerySet[Workflow]:
-    return Workflow.objects.order_by("name")
-
-
-def workflow_get(*, name: str) -> Workflow:
-    try:
-        return Workflow.objects.get(name=name)
-    except Workflow.DoesNotExist:
-        raise NotFound(f"no workflow named {name!r}") from None
-
-
-def workflow_run_get(*, id: str | UUID) -> WorkflowRun:
-    try:
-        return WorkflowRun.objects.select_related("workflow").get(id=id)
-    except (WorkflowRun.DoesNotExist, ValidationError, ValueError):
-        raise NotFound(f"no workflow run with id {id}") from None
-
-
-def workflow_run_jobs(*, run: WorkflowRun) -> QuerySet[Job]:
-    return run.jobs.order_by("created_at")

@@ -71,7 +71,7 @@ MAX_CODE_LENGTH = 100
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
+class Policy:
     max_retries: int = 3
     initial_delay_ms: int = 1000
     max_delay_ms: int = 300_000
@@ -89,7 +89,7 @@ class RetryPolicy:
         *,
         prefix: str = "retry_policy",
         max_retries_cap: int = MAX_RETRIES_DEFAULT_CAP,
-    ) -> "RetryPolicy":
+    ) -> "Policy":
         """A valid policy from JSON-like ``data`` (absent keys take the defaults)."""
         if not 0 <= max_retries_cap <= MAX_RETRIES_HARD_CAP:
             raise ValueError(f"max_retries_cap must be 0-{MAX_RETRIES_HARD_CAP}")
@@ -106,17 +106,17 @@ class RetryPolicy:
         }
 
 
-_FIELD_NAMES = frozenset(f.name for f in fields(RetryPolicy))
-_DEFAULT = RetryPolicy()
+_FIELD_NAMES = frozenset(f.name for f in fields(Policy))
+_DEFAULT = Policy()
 
 
 def merged(
-    base: RetryPolicy,
+    base: Policy,
     override: Mapping[str, Any],
     *,
     prefix: str = "retry_policy",
     max_retries_cap: int | None = None,
-) -> RetryPolicy:
+) -> Policy:
     """``base`` with the fields in ``override`` replaced (type policy -> job policy).
 
     The result is validated as a whole. ``max_retries_cap`` defaults to the larger
@@ -128,7 +128,7 @@ def merged(
             [FieldError(prefix or "body", "must be an object", "type")]
         )
     cap = max(MAX_RETRIES_DEFAULT_CAP, base.max_retries)
-    return RetryPolicy.from_dict(
+    return Policy.from_dict(
         {**base.as_dict(), **override},
         prefix=prefix,
         max_retries_cap=cap if max_retries_cap is None else max_retries_cap,
@@ -138,7 +138,7 @@ def merged(
 # --- delays -------------------------------------------------------------------
 
 
-def delay_ms(policy: RetryPolicy, *, attempt: int, rand: float) -> int:
+def delay_ms(policy: Policy, *, attempt: int, rand: float) -> int:
     """Milliseconds to wait after failed attempt ``attempt`` (1-based), jittered."""
     if not 0.0 <= rand < 1.0:
         raise ValueError(f"rand must be in [0, 1), got {rand!r}")
@@ -149,7 +149,7 @@ def delay_ms(policy: RetryPolicy, *, attempt: int, rand: float) -> int:
     return max(0, low, min(jittered, high))
 
 
-def base_delay_ms(policy: RetryPolicy, *, attempt: int) -> int:
+def base_delay_ms(policy: Policy, *, attempt: int) -> int:
     """The delay after failed attempt ``attempt`` (1-based), capped, before jitter."""
     if attempt < 1:
         raise ValueError(f"attempt is 1-based, got {attempt}")
@@ -159,16 +159,16 @@ def base_delay_ms(policy: RetryPolicy, *, attempt: int) -> int:
     return max(0, round(min(formula(policy, attempt), policy.max_delay_ms)))
 
 
-def _fixed(policy: RetryPolicy, n: int) -> float:
+def _fixed(policy: Policy, n: int) -> float:
     return policy.initial_delay_ms
 
 
-def _linear(policy: RetryPolicy, n: int) -> float:
+def _linear(policy: Policy, n: int) -> float:
     # Past n = max_delay_ms the product is over the cap anyway (initial >= 1).
     return policy.initial_delay_ms * min(n, policy.max_delay_ms)
 
 
-def _exponential(policy: RetryPolicy, n: int) -> float:
+def _exponential(policy: Policy, n: int) -> float:
     initial, m, steps = policy.initial_delay_ms, policy.backoff_multiplier, n - 1
     if initial > 0 and m > 1:
         # m ** (n - 1) overflows for large n: one step past the cap is enough.
@@ -177,7 +177,7 @@ def _exponential(policy: RetryPolicy, n: int) -> float:
     return initial * m**steps
 
 
-def _fibonacci(policy: RetryPolicy, n: int) -> float:
+def _fibonacci(policy: Policy, n: int) -> float:
     current, following = 1, 1  # F(1), F(2)
     for _ in range(min(n - 1, 200)):  # F(200) ~ 3e41: past any cap
         if policy.initial_delay_ms * current >= policy.max_delay_ms:
@@ -186,13 +186,13 @@ def _fibonacci(policy: RetryPolicy, n: int) -> float:
     return policy.initial_delay_ms * current
 
 
-def _custom(policy: RetryPolicy, n: int) -> float:
+def _custom(policy: Policy, n: int) -> float:
     if not policy.delays_ms:
         raise ValueError("the custom strategy needs delays_ms")
     return policy.delays_ms[min(n, len(policy.delays_ms)) - 1]
 
 
-_FORMULAS: dict[str, Callable[[RetryPolicy, int], float]] = {
+_FORMULAS: dict[str, Callable[[Policy, int], float]] = {
     "fixed": _fixed,
     "linear": _linear,
     "exponential": _exponential,
@@ -207,7 +207,7 @@ _FORMULAS: dict[str, Callable[[RetryPolicy, int], float]] = {
 class SettingsReader:
     """Reads a JSON-like settings mapping field by field, collecting FieldErrors.
 
-    Shared by ``RetryPolicy.from_dict`` and ``breaker.BreakerPolicy.from_dict``.
+    Shared by ``Policy.from_dict`` and ``breaker.BreakerPolicy.from_dict``.
     A field that fails is remembered in ``failed`` so cross-field checks skip it.
     """
 

@@ -52,7 +52,7 @@ not matched: a rule names the class that was raised.
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from recovery.backoff import RetryPolicy
+from recovery.backoff import Policy
 
 DEFAULT_RETRYABLE = frozenset(
     {"TIMEOUT", "CONNECTION_ERROR", "HTTP_5XX", "RATE_LIMITED", "SERVICE_UNAVAILABLE"}
@@ -99,7 +99,7 @@ def classify(
     exception_class: str = "",
     handler_retryable: bool | None = None,
     rules: Sequence[Rule] = (),
-    policy: RetryPolicy | None = None,
+    policy: Policy | None = None,
 ) -> Verdict:
     """Decide whether the error is retryable, and which layer decided."""
     return (
@@ -122,7 +122,7 @@ def matches(pattern: str, value: str) -> bool:
     return pattern in candidates
 
 
-def _by_policy(policy: RetryPolicy | None, code: str, exception: str) -> Verdict | None:
+def _by_policy(policy: Policy | None, code: str, exception: str) -> Verdict | None:
     if policy is None:
         return None
     lists = (

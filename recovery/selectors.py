@@ -1,6 +1,7 @@
 """Reading recovery data: policies and rules for decisions, breakers, dead letters."""
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,9 +24,9 @@ from recovery.models import (
 # --- retry policies and error rules --------------------------------------------
 
 
-def default_retry_policy() -> backoff.RetryPolicy:
+def default_retry_policy() -> backoff.Policy:
     """The global default, from settings (checked at start by conductor.checks)."""
-    return backoff.RetryPolicy(
+    return backoff.Policy(
         max_retries=settings.CONDUCTOR_JOBS_DEFAULT_MAX_RETRIES,
         initial_delay_ms=settings.CONDUCTOR_RETRY_INITIAL_DELAY_MS,
         max_delay_ms=settings.CONDUCTOR_RETRY_MAX_DELAY_MS,
@@ -42,11 +43,31 @@ def retry_policy_get(*, name: str) -> RetryPolicy:
         raise NotFound(f"no retry policy named {name!r}") from None
 
 
+def retry_policies_named(*, names: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The fields of each named policy among ``names`` that exists (for a submit)."""
+    wanted = {name for name in names if isinstance(name, str)}
+    if not wanted:
+        return {}
+    return {
+        row.name: row.as_dict() for row in RetryPolicy.objects.filter(name__in=wanted)
+    }
+
+
+def policy_names(policies: Iterable[Any]) -> set[str]:
+    """The names that job policies (a name, or fields with ``name``) refer to."""
+    found = set()
+    for policy in policies:
+        name = policy.get("name") if isinstance(policy, dict) else policy
+        if isinstance(name, str):
+            found.add(name)
+    return found
+
+
 def retry_policy_list() -> QuerySet[RetryPolicy]:
     return RetryPolicy.objects.order_by("name")
 
 
-def _layer(base: backoff.RetryPolicy, layer: Any, prefix: str) -> backoff.RetryPolicy:
+def _layer(base: backoff.Policy, layer: Any, prefix: str) -> backoff.Policy:
     """Apply one layer: a dict of fields, possibly naming a policy under ``name``."""
     if not layer:
         return base
@@ -63,9 +84,7 @@ def _layer(base: backoff.RetryPolicy, layer: Any, prefix: str) -> backoff.RetryP
     return backoff.merged(base, fields, prefix=prefix, max_retries_cap=100)
 
 
-def retry_policy_for(
-    *, job_type: JobType, job_policy: Any = None
-) -> backoff.RetryPolicy:
+def retry_policy_for(*, job_type: JobType, job_policy: Any = None) -> backoff.Policy:
     """The policy a job fails by: default → type (named, code, admin) → job."""
     policy = default_retry_policy()
     for layer in (

@@ -13,6 +13,7 @@ from conductor import names
 from conductor.errors import FieldError
 from conductor.models import DependencyFailure, DependencyMode, Priority
 from conductor.services import JobRequest
+from recovery import backoff
 
 FIELDS = {
     "type",
@@ -48,9 +49,6 @@ def utc_or_none(moment: datetime) -> datetime | None:
     except OverflowError:
         return None
     return moment if MIN_MOMENT <= moment <= MAX_MOMENT else None
-
-
-MAX_RETRIES = 10
 
 
 class _Reader:
@@ -143,7 +141,7 @@ def job_request_from(
         priority=reader.choice("priority", PRIORITIES, None),
         idempotency_key=reader.text("idempotency_key", 255),
         run_at=reader.moment("run_at"),
-        max_retries=reader.integer("max_retries", 0, MAX_RETRIES),
+        max_retries=reader.integer("max_retries", 0, backoff.MAX_RETRIES_DEFAULT_CAP),
         depends_on=depends_on,
         dependency_mode=mode,
         on_dependency_failure=on_failure,

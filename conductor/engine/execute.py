@@ -1,7 +1,7 @@
 """Run one claimed job's handler and report what happened (``Ran``). Never raises.
 
 What happens next (retry, dead letter …) is decided afterwards, for the whole batch,
-by ``conductor.engine.decide``.
+by ``conductor.engine.judge``.
 
 The handler gets a ``JobContext`` wired to the engine: progress (throttled to four
 writes a second per job), checkpoints, result files and the cancel flag.
@@ -21,7 +21,7 @@ from django.utils import timezone
 from conductor import jsonvalue, registry
 from conductor.engine.claim import ClaimedJob
 from conductor.engine.context import JobCancelled, JobContext, JobError
-from conductor.engine.outcome import ErrorInfo, Outcome
+from conductor.outcomes import ErrorInfo, Outcome
 
 PROGRESS_INTERVAL_S = 0.25  # at most four progress writes a second per job
 

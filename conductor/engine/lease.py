@@ -13,8 +13,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from conductor.engine.claim import ClaimedJob
+from conductor.journal.catalogue import JOB_TIMEOUT_WARNING
+from conductor.journal.writer import event_record
 from conductor.models import Job
-from conductor.services.events import event_record
 from conductor.states import JobState
 
 
@@ -33,7 +34,7 @@ def extend(*, ids: list[str], worker: str) -> tuple[set[str], set[str]]:
 @transaction.atomic
 def timeout_warning(*, job: ClaimedJob, worker: str, elapsed_s: float) -> None:
     event_record(
-        type="job.timeout_warning",
+        type=JOB_TIMEOUT_WARNING,
         subject=("job", job.id),
         data={
             "type": job.type,

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from conductor.engine.claim import claim_batch
 from conductor.engine.complete import complete_batch
-from conductor.engine.decide import decide_batch
+from conductor.engine.judge import judge_batch
 from conductor.engine.supervise import run_batch
 
 
@@ -43,7 +43,7 @@ def drain(*, queue: str, ring: Callable[[str], None], worker: str | None = None)
         if len(batch) == limit and not helped:
             ring(queue)
             helped = True
-        finished = decide_batch(run_batch(batch, worker=worker))
+        finished = judge_batch(run_batch(batch, worker=worker))
         done += complete_batch(finished=finished, worker=worker, now=timezone.now())
         if time.monotonic() >= deadline:
             ring(queue)

@@ -21,7 +21,7 @@ from django.db import close_old_connections, connections
 
 from conductor.engine.claim import ClaimedJob
 from conductor.engine.execute import Attempt, Ran, execute, finish
-from conductor.engine.outcome import ErrorInfo
+from conductor.outcomes import ErrorInfo
 
 WARN_AT = 0.8
 

@@ -1,9 +1,9 @@
 """The sweeper (run by beat every ``CONDUCTOR_ENGINE_SWEEP_INTERVAL_S``).
 
-1. Jobs whose lease ran out (their worker died or hung) go back to ``pending`` to run
-   again at once, or end ``dead`` (in the dead-letter queue) with ``LEASE_EXPIRED``
-   when out of retries; their dangling attempt is closed and ``job.lease_expired``
-   journalled.
+1. Jobs whose lease ran out (their worker died or hung): the attempt in flight failed
+   with ``LEASE_EXPIRED``, and that failure goes through the same decisions as any
+   other (retry with backoff, error rules, the breaker, the dead-letter queue);
+   ``job.lease_expired`` is journalled before the outcome's own events.
 2. Pending jobs age: one priority level per ``CONDUCTOR_ENGINE_AGING_S`` of waiting
    past their ``run_at``, up to critical, so low-priority work never starves (the
    rule of ``conductor.priorities.aged``, applied in three UPDATEs).
@@ -18,9 +18,14 @@ from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Least
 
-from conductor import doorbell
-from conductor.models import Job, Priority, RetryAttempt
-from conductor.services.events import event_record
+from conductor.engine.claim import ClaimedJob
+from conductor.engine.complete import OUTCOME_STATES, complete_batch
+from conductor.engine.execute import Finished, Ran
+from conductor.engine.judge import judge_batch
+from conductor.journal.catalogue import ENGINE_JOBS_AGED, JOB_LEASE_EXPIRED
+from conductor.journal.writer import NewEvent, event_record, events_record
+from conductor.models import Job, Priority
+from conductor.outcomes import ErrorInfo
 from conductor.states import JobState
 
 EXPIRED_BATCH = 500
@@ -35,59 +40,48 @@ def sweep(*, now: datetime) -> dict:
 
 @transaction.atomic
 def leases_reclaim(*, now: datetime) -> int:
+    """Jobs whose lease ran out: their attempt failed with ``LEASE_EXPIRED``.
+
+    The failure goes the way of any other: classified, backed off or dead-lettered,
+    told to the job's breaker, followed by its dependents (``complete_batch``).
+    """
     expired = list(
         Job.objects.select_for_update(skip_locked=True)
         .filter(state=JobState.RUNNING, lease_expires_at__lt=now)
         .order_by("lease_expires_at")[:EXPIRED_BATCH]
     )
-    for job in expired:
-        _reclaim(job, now)
-    dead = [job.id for job in expired if job.state == JobState.DEAD]
-    if dead:
-        from recovery.services import dead_letters_add
-
-        dead_letters_add(job_ids=dead, now=now)
-    if expired:
-        from conductor.services.dependencies import dependents_resolve
-
-        dependents_resolve(finished=[j.id for j in expired if j.state != "pending"])
+    if not expired:
+        return 0
+    finished = judge_batch([_lost(job, now) for job in expired])
+    events_record((_expired_event(f) for f in finished), at=now)
+    complete_batch(finished=finished, worker="", now=now)
     return len(expired)
 
 
-def _reclaim(job: Job, now: datetime) -> None:
-    error = {
-        "code": "LEASE_EXPIRED",
-        "message": f"worker {job.locked_by or '?'} stopped holding the job",
-    }
-    again = job.attempts <= job.max_retries
-    job.state = JobState.PENDING if again else JobState.DEAD
-    Job.objects.filter(id=job.id, state=JobState.RUNNING).update(
-        state=job.state,
-        error=error,
-        run_at=now,
-        lease_expires_at=None,
-        locked_by="",
-        finished_at=None if again else now,
-        updated_at=now,
-    )
-    RetryAttempt.objects.filter(
-        job=job, attempt_number=job.attempts, status=RetryAttempt.Status.PENDING
-    ).update(
-        status=RetryAttempt.Status.FAILED,
+def _lost(job: Job, now: datetime) -> Ran:
+    """The attempt of a job whose worker stopped holding it, as a failure."""
+    message = f"worker {job.locked_by or '?'} stopped holding the job"
+    started = job.attempt_started_at or now
+    return Ran(
+        job=ClaimedJob(
+            id=str(job.id), type=job.job_type_id, payload=job.payload,
+            attempt=job.attempts, max_retries=job.max_retries,
+            timeout_s=job.timeout_s, trace_id=job.trace_id,
+            has_dependents=job.has_dependents, checkpoint=job.checkpoint,
+            retry_policy=job.retry_policy, breaker=job.breaker, worker=job.locked_by,
+        ),
+        result=None,
+        error=ErrorInfo("LEASE_EXPIRED", message),
+        cancelled=False,
         finished_at=now,
-        error_code="LEASE_EXPIRED",
-        error_message=error["message"],
-        retry_at=now if again else None,
-    )
-    event_record(
-        type="job.lease_expired",
-        subject=job,
-        trace_id=job.trace_id,
-        at=now,
-        data={"worker": job.locked_by, "attempt": job.attempts, "state": job.state},
-    )
-    if again:
-        doorbell.ring(job.queue)
+        duration_ms=max(int((now - started).total_seconds() * 1000), 0),
+    )  # fmt: skip
+
+
+def _expired_event(f: Finished) -> NewEvent:
+    data = {"worker": f.job.worker, "attempt": f.job.attempt,
+            "state": OUTCOME_STATES[type(f.outcome)]}  # fmt: skip
+    return NewEvent(JOB_LEASE_EXPIRED, f.job.id, data, trace_id=f.job.trace_id)
 
 
 @transaction.atomic
@@ -103,7 +97,7 @@ def jobs_age(*, now: datetime) -> int:
         ).update(priority=target)
     if aged:
         event_record(
-            type="engine.jobs_aged",
+            type=ENGINE_JOBS_AGED,
             subject=("engine", "sweeper"),
             at=now,
             data={"count": aged, "aging_s": step.total_seconds()},

@@ -12,14 +12,13 @@ from datetime import datetime
 
 from conductor import doorbell, selectors
 from conductor.services.parking import jobs_park, jobs_unpark
+from recovery import breaker
+from recovery import selectors as breakers_read
+from recovery import services as breakers_write
+from recovery.services.breakers import policy_of, state_of
 
 
 def tick(*, now: datetime) -> dict:
-    from recovery import breaker
-    from recovery import selectors as breakers_read
-    from recovery import services as breakers_write
-    from recovery.services.breakers import policy_of, state_of
-
     half_opened = breakers_write.breakers_half_open_due(now=now)
     rows = breakers_read.breakers_by_status().get("open", [])
     until = {

@@ -1,9 +1,8 @@
 """Conductor's writers: each changes state in one transaction and journals it."""
 
 from conductor.services.api_keys import api_key_create, api_key_revoke
-from conductor.services.events import NewEvent, event_record, events_record
 from conductor.services.heartbeats import heartbeat_record
-from conductor.services.job_control import job_cancel, job_resume, job_retry
+from conductor.services.job_control import job_cancel, job_requeue, job_resume
 from conductor.services.job_types import (
     SyncReport,
     job_type_ensure,
@@ -13,33 +12,22 @@ from conductor.services.job_types import (
 from conductor.services.jobs import JobRequest, job_submit, jobs_submit
 from conductor.services.progress import job_checkpoint_record, job_progress_record
 from conductor.services.transitions import job_transition
-from conductor.services.workflows import (
-    workflow_create,
-    workflow_run,
-    workflow_validate,
-)
 
 __all__ = [
     "JobRequest",
-    "NewEvent",
     "SyncReport",
     "api_key_create",
     "api_key_revoke",
-    "event_record",
-    "events_record",
     "heartbeat_record",
     "job_cancel",
     "job_checkpoint_record",
     "job_progress_record",
+    "job_requeue",
     "job_resume",
-    "job_retry",
     "job_submit",
     "job_transition",
     "job_type_ensure",
     "job_type_sync",
     "job_type_update",
     "jobs_submit",
-    "workflow_create",
-    "workflow_run",
-    "workflow_validate",
 ]

@@ -3,8 +3,9 @@
 from django.db import transaction
 
 from conductor.errors import FieldError, ValidationFailed
+from conductor.journal.catalogue import API_KEY_CREATED, API_KEY_REVOKED
+from conductor.journal.writer import event_record
 from conductor.models import ApiKey
-from conductor.services.events import event_record
 
 
 def _check(*, name: str, scopes: list[str], tier: str) -> None:
@@ -40,7 +41,7 @@ def api_key_create(
         name=name, scopes=scopes, tier=tier, owner=owner
     )
     event_record(
-        type="api_key.created",
+        type=API_KEY_CREATED,
         subject=("apikey", row.prefix),
         actor=actor,
         data={"name": name, "prefix": row.prefix, "scopes": scopes, "tier": tier},
@@ -53,7 +54,7 @@ def api_key_revoke(*, key: ApiKey, actor: str) -> ApiKey:
     key.revoked = True
     key.save(update_fields=["revoked"])
     event_record(
-        type="api_key.revoked",
+        type=API_KEY_REVOKED,
         subject=("apikey", key.prefix),
         actor=actor,
         data={"name": key.name, "prefix": key.prefix},

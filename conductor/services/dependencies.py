@@ -1,34 +1,76 @@
-"""Moving waiting jobs on when the jobs they wait for end (and settling workflow runs).
+"""Moving waiting jobs on when the jobs they wait for end.
 
 Called inside the transaction that made jobs final (the engine's completion, a
-cancel, the sweeper). Decisions come from the pure ``conductor.dependencies``; this
+cancel, the sweeper). Decisions come from the pure ``conductor.readiness``; this
 module applies them, journals them, and follows the cascade: a dependent that fails or
-is skipped is itself final, so its own dependents are looked at next.
+is skipped is itself final, so its own dependents are looked at next; workflow runs
+whose nodes are all final are settled at the end.
+
+One decision is not applied here: ``retry`` asks for failed dependencies to run again,
+and a dead one must leave the dead-letter queue as it does, which is recovery's
+business. Such decisions come back as ``RetryAsk``s for the caller to carry out (the
+engine does so at once, ``conductor.engine.dependents``; a core caller rings
+``doorbell.ring_waiting`` so that a worker does it after the commit).
 """
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from conductor import dependencies, doorbell
-from conductor.models import Job, JobDependency, WorkflowRun
-from conductor.services.events import event_record
+from conductor import doorbell, readiness
+from conductor.journal.catalogue import JOB_FAILED, JOB_READY, JOB_SKIPPED
+from conductor.models import Job, JobDependency
 from conductor.services.transitions import job_transition
-from conductor.states import FINAL, JobState
+from conductor.states import JobState
+from conductor.workflows.services import (
+    SKIPPED,
+    node_condition,
+    node_condition_holds,
+    workflow_runs_settle,
+)
 
-SKIPPED = "skipped: "
+
+@dataclass(frozen=True)
+class RetryAsk:
+    """Waiting job ``job_id`` asks that its failed ``dependencies`` run again."""
+
+    job_id: str
+    dependencies: tuple[str, ...]
 
 
-def dependents_resolve(*, finished: Iterable[str], actor: str = "system") -> None:
+def dependents_resolve(
+    *, finished: Iterable[str], actor: str = "system"
+) -> list[RetryAsk]:
+    """Move on the waiting dependents of ``finished`` jobs, and theirs, in cascade."""
     frontier = {str(job_id) for job_id in finished}
     runs: set[str] = set()
+    asks: list[RetryAsk] = []
     while frontier:
         runs |= _runs_of(frontier)
-        frontier = _resolve_round(frontier, actor)
+        ids = JobDependency.objects.filter(
+            depends_on_id__in=frontier, job__state=JobState.WAITING
+        ).values_list("job_id", flat=True)
+        frontier = _resolve(set(ids), actor, asks)
     workflow_runs_settle(run_ids=runs)
+    return asks
+
+
+def waiting_resolve(*, job_ids: Sequence[str], actor: str = "system") -> list[RetryAsk]:
+    """Decide again for these waiting jobs (a ring, or the sweeper's safety net)."""
+    asks: list[RetryAsk] = []
+    final = _resolve({str(job_id) for job_id in job_ids}, actor, asks)
+    if final:  # they may have dependents of their own, and runs to settle
+        asks += dependents_resolve(finished=final, actor=actor)
+    return asks
+
+
+def dependency_retry_counted(*, job_id: str) -> None:
+    """One more ``retry`` of a waiting job's dependencies was carried out."""
+    Job.objects.filter(id=job_id).update(dependency_retries=F("dependency_retries") + 1)
 
 
 def _runs_of(job_ids: set[str]) -> set[str]:
@@ -36,19 +78,17 @@ def _runs_of(job_ids: set[str]) -> set[str]:
     return {str(run) for run in rows.values_list("workflow_run_id", flat=True)}
 
 
-def _resolve_round(finished: set[str], actor: str) -> set[str]:
-    ids = JobDependency.objects.filter(
-        depends_on_id__in=finished, job__state=JobState.WAITING
-    ).values_list("job_id", flat=True)
+def _resolve(ids: set[str], actor: str, asks: list[RetryAsk]) -> set[str]:
+    """Apply the decision of each waiting job among ``ids``; those now final."""
     waiting = list(
         Job.objects.select_for_update()
-        .filter(id__in=set(ids), state=JobState.WAITING)
+        .filter(id__in=ids, state=JobState.WAITING)
         .order_by("created_at")
     )
     deps = dependency_states(job_ids=[job.id for job in waiting])
     newly_final: set[str] = set()
     for job in waiting:
-        if _apply(job, deps[str(job.id)], actor):
+        if _apply(job, deps[str(job.id)], actor, asks):
             newly_final.add(str(job.id))
     return newly_final
 
@@ -64,42 +104,42 @@ def dependency_states(*, job_ids: list) -> dict[str, dict[str, str]]:
     return found
 
 
-def _apply(job: Job, states: dict[str, str], actor: str) -> bool:
+def _apply(job: Job, states: dict[str, str], actor: str, asks: list) -> bool:
     """Apply the decision for one waiting job; True when it became final."""
     cancelled = tuple(d for d, s in states.items() if s == JobState.CANCELLED)
     if job.workflow_run_id and cancelled and _any_skipped(cancelled):
         # A node below a skipped node is skipped too, whatever on_failure says.
         return _skip(job, "a parent node was skipped", actor)
-    decision = dependencies.decide(
+    decision = readiness.decide(
         mode=job.dependency_mode,
         on_failure=job.on_dependency_failure,
         states=states,
         retries_used=job.dependency_retries,
     )
-    if isinstance(decision, dependencies.Ready):
+    if isinstance(decision, readiness.Ready):
         return _ready(job, actor)
-    if isinstance(decision, dependencies.Retry):
+    if isinstance(decision, readiness.Retry):
         if any(states[d] == JobState.CANCELLED for d in decision.dependencies):
             # Someone cancelled it on purpose: retrying would undo their decision.
             _abort(job, decision.dependencies, actor)
             return True
-        _retry_dependencies(job, decision.dependencies, actor)
+        asks.append(RetryAsk(str(job.id), decision.dependencies))
         return False
-    if isinstance(decision, dependencies.Abort):
+    if isinstance(decision, readiness.Abort):
         _abort(job, decision.failed, actor)
         return True
     return False
 
 
 def _ready(job: Job, actor: str) -> bool:
-    condition = _condition_of(job)
-    if condition is not None and not _condition_holds(job, condition):
+    condition = node_condition(job)
+    if condition is not None and not node_condition_holds(job, condition):
         return _skip(job, f"condition not met: {condition}", actor)
     job_transition(
         job_id=job.id,
         to=JobState.PENDING,
         expect=JobState.WAITING,
-        event="job.ready",
+        event=JOB_READY,
         # Released now, but never before the run_at the submitter asked for.
         changes={"run_at": Greatest(F("run_at"), Value(timezone.now()))},
         actor=actor,
@@ -115,7 +155,7 @@ def _skip(job: Job, why: str, actor: str) -> bool:
         job_id=job.id,
         to=JobState.CANCELLED,
         expect=JobState.WAITING,
-        event="job.skipped",
+        event=JOB_SKIPPED,
         data={"reason": why},
         actor=actor,
         trace_id=job.trace_id,
@@ -133,7 +173,7 @@ def _abort(job: Job, failed: tuple[str, ...], actor: str) -> None:
         job_id=job.id,
         to=JobState.FAILED,
         expect=JobState.WAITING,
-        event="job.failed",
+        event=JOB_FAILED,
         data={"error": error, "will_retry": False},
         actor=actor,
         changes={"error": error, "finished_at": timezone.now()},
@@ -141,57 +181,6 @@ def _abort(job: Job, failed: tuple[str, ...], actor: str) -> None:
     )
 
 
-def _retry_dependencies(job: Job, failed: tuple[str, ...], actor: str) -> None:
-    Job.objects.filter(id=job.id).update(dependency_retries=F("dependency_retries") + 1)
-    from conductor.services.job_control import job_retry
-
-    for dep_id in failed:
-        job_retry(job_id=dep_id, actor=actor, reason=f"retried for dependent {job.id}")
-
-
 def _any_skipped(job_ids: tuple[str, ...]) -> bool:
     reasons = Job.objects.filter(id__in=job_ids).values_list("cancel_reason", flat=True)
     return any(reason.startswith(SKIPPED) for reason in reasons)
-
-
-def _condition_of(job: Job):
-    if not job.workflow_run_id:
-        return None
-    nodes = job.workflow_run.definition.get("nodes", [])
-    node = next((n for n in nodes if n.get("id") == job.workflow_node), {})
-    return node.get("condition")
-
-
-def _condition_holds(job: Job, condition) -> bool:
-    from scheduling import dag
-
-    results = dict(
-        Job.objects.filter(workflow_run_id=job.workflow_run_id).values_list(
-            "workflow_node", "result"
-        )
-    )
-    return dag.condition_holds(condition, results)
-
-
-def workflow_runs_settle(*, run_ids: Iterable[str]) -> None:
-    """End every given run whose node jobs are all final, and journal how it ended."""
-    for run in WorkflowRun.objects.select_for_update().filter(
-        id__in=list(run_ids), state=WorkflowRun.State.RUNNING
-    ):
-        jobs = list(run.jobs.values_list("state", "cancel_reason"))
-        if any(state not in FINAL for state, _ in jobs):
-            continue
-        ok = all(
-            s == JobState.SUCCEEDED
-            or (s == JobState.CANCELLED and r.startswith(SKIPPED))
-            for s, r in jobs
-        )
-        run.state = WorkflowRun.State.SUCCEEDED if ok else WorkflowRun.State.FAILED
-        run.finished_at = timezone.now()
-        run.save(update_fields=["state", "finished_at"])
-        event_record(
-            type=f"workflow.{run.state}",
-            subject=run,
-            trace_id=run.trace_id,
-            data={"workflow": run.workflow.name if run.workflow else None},
-        )

@@ -1,4 +1,5 @@
-"""What actors do to jobs: cancel (graceful or forced), retry, resume.
+"""What actors do to jobs: cancel (graceful or forced) and resume; the requeue that
+resume and recovery's retry (``recovery.services.job_retry``) share.
 
 Each is a validated transition (``job_transition``) journalled with the actor, plus
 the dependents' follow-up when a job becomes final.
@@ -7,12 +8,18 @@ the dependents' follow-up when a job becomes final.
 from django.db import transaction
 from django.utils import timezone
 
-from conductor import dependencies, doorbell
+from conductor import doorbell, readiness
 from conductor.errors import Conflict, FieldError, ValidationFailed
+from conductor.journal.catalogue import (
+    JOB_CANCEL_REQUESTED,
+    JOB_CANCELLED,
+    JOB_RESUMED,
+    EventType,
+)
+from conductor.journal.writer import event_record
 from conductor.models import Job, JobDependency, RetryAttempt
 from conductor.selectors import job_get
 from conductor.services.dependencies import dependency_states, dependents_resolve
-from conductor.services.events import event_record
 from conductor.services.transitions import job_transition
 from conductor.states import FINAL, JobState
 
@@ -56,7 +63,8 @@ def job_cancel(
     if propagate:  # before the dependents are resolved, which would fail them
         _propagate(job, reason, actor, mode)
     if job.state != JobState.RUNNING or mode == "forced":
-        dependents_resolve(finished=[job.id], actor=actor)
+        asks = dependents_resolve(finished=[job.id], actor=actor)
+        doorbell.ring_waiting([ask.job_id for ask in asks])
     return job_get(id=job_id)
 
 
@@ -68,7 +76,7 @@ def _request_stop(job: Job, fields: dict, actor: str) -> None:
     if not asked:  # it ended meanwhile
         raise Conflict("the job ended before the cancel request arrived")
     event_record(
-        type="job.cancel_requested",
+        type=JOB_CANCEL_REQUESTED,
         subject=job,
         actor=actor,
         trace_id=job.trace_id,
@@ -83,7 +91,7 @@ def _cancel_now(job: Job, fields: dict, actor: str) -> None:
         job_id=job.id,
         to=JobState.CANCELLED,
         expect=job.state,
-        event="job.cancelled",
+        event=JOB_CANCELLED,
         data={"reason": fields["cancel_reason"], "mode": fields["cancel_mode"]},
         changes=changes,
         actor=actor,
@@ -113,34 +121,19 @@ def _propagate(job: Job, reason: str, actor: str, mode: str) -> None:
 
 
 @transaction.atomic
-def job_retry(*, job_id: str, actor: str, reason: str = "") -> Job:
-    """Run a failed or dead job again: one more attempt."""
-    job = job_get(id=job_id)
-    if job.state not in (JobState.FAILED, JobState.DEAD):
-        raise Conflict(
-            f"only failed or dead jobs can be retried; this one is {job.state}"
-        )
-    _requeue(job, event="job.retried", actor=actor, data={"reason": reason})
-    if job.state == JobState.DEAD:
-        from recovery.services import dead_letters_close_for_job
-
-        dead_letters_close_for_job(
-            job_id=job.id, actor=actor, notes=f"retried: {reason}".strip()[:5000]
-        )
-    return job_get(id=job_id)
-
-
-@transaction.atomic
 def job_resume(*, job_id: str, actor: str) -> Job:
     """Put a cancelled job back in the queue."""
     job = job_get(id=job_id)
     if job.state != JobState.CANCELLED:
         raise Conflict(f"only cancelled jobs can be resumed; this one is {job.state}")
-    _requeue(job, event="job.resumed", actor=actor, data={})
+    job_requeue(job=job, event=JOB_RESUMED, actor=actor, data={})
     return job_get(id=job_id)
 
 
-def _requeue(job: Job, *, event: str, actor: str, data: dict) -> None:
+def job_requeue(*, job: Job, event: EventType, actor: str, data: dict) -> None:
+    """Put a failed, dead or cancelled job back: ``pending``, or ``waiting`` when its
+    dependencies are not done yet (one more attempt is allowed). Used by resume here
+    and by recovery's retry."""
     target = _target_state(job)
     changes = {
         "run_at": timezone.now(),
@@ -171,17 +164,17 @@ def _target_state(job: Job) -> str:
     states = dependency_states(job_ids=[job.id]).get(str(job.id))
     if not states:
         return JobState.PENDING
-    decision = dependencies.decide(
+    decision = readiness.decide(
         mode=job.dependency_mode,
         on_failure=job.on_dependency_failure,
         states=states,
         retries_used=job.dependency_retries,
     )
-    if isinstance(decision, dependencies.Abort):
+    if isinstance(decision, readiness.Abort):
         failed = ", ".join(decision.failed)
         raise Conflict(
             f"its dependencies ended without success ({failed}); retry those first"
         )
-    if isinstance(decision, dependencies.Ready):
+    if isinstance(decision, readiness.Ready):
         return JobState.PENDING
     return JobState.WAITING

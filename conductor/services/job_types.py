@@ -6,8 +6,13 @@ from django.conf import settings
 from django.db import transaction
 
 from conductor import registry
+from conductor.journal.catalogue import (
+    JOB_TYPE_REGISTERED,
+    JOB_TYPE_UNREGISTERED,
+    JOB_TYPE_UPDATED,
+)
+from conductor.journal.writer import event_record
 from conductor.models import JobType, Priority
-from conductor.services.events import event_record
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,7 @@ def job_type_sync(*, actor: str = "system") -> SyncReport:
         (created if was_created else updated).append(spec.name)
         if was_created:
             event_record(
-                type="job_type.registered",
+                type=JOB_TYPE_REGISTERED,
                 subject=row,
                 data={"name": spec.name},
                 actor=actor,
@@ -61,7 +66,7 @@ def job_type_sync(*, actor: str = "system") -> SyncReport:
     gone.update(registered=False)
     for name in unregistered:
         event_record(
-            type="job_type.unregistered",
+            type=JOB_TYPE_UNREGISTERED,
             subject=("jobtype", name),
             data={"name": name},
             actor=actor,
@@ -81,7 +86,7 @@ def job_type_ensure(*, name: str) -> JobType:
         )
         if created:
             event_record(
-                type="job_type.registered",
+                type=JOB_TYPE_REGISTERED,
                 subject=row,
                 data={"name": name},
                 actor="system",
@@ -111,5 +116,5 @@ def job_type_update(*, job_type: JobType, changes: dict, actor: str) -> JobType:
     for name, value in changed.items():
         setattr(job_type, name, value)
     job_type.save(update_fields=[*changed, "updated_at"])
-    event_record(type="job_type.updated", subject=job_type, actor=actor, data=changed)
+    event_record(type=JOB_TYPE_UPDATED, subject=job_type, actor=actor, data=changed)
     return job_type

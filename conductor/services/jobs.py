@@ -9,25 +9,27 @@ used before returns the job it made, never a second one.
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from conductor import dependencies, doorbell, jsonvalue, registry
+from conductor import doorbell, jsonvalue, readiness, registry
 from conductor.errors import FieldError, PayloadTooLarge, ValidationFailed
+from conductor.journal.catalogue import JOB_SUBMITTED
+from conductor.journal.writer import NewEvent
 from conductor.models import Job, JobDependency, JobType, Priority
-from conductor.services.events import NewEvent, events_record
+from conductor.services import transitions
 from conductor.services.job_types import job_type_ensure
 from conductor.states import JobState
+from recovery import backoff
 
 log = logging.getLogger(__name__)
 
-MAX_RETRIES_BOUND = 10
 MAX_DEPENDENCIES = 1000
 
 
@@ -56,12 +58,21 @@ class JobRequest:
 
 
 def job_submit(
-    *, request: JobRequest, actor: str = "", trace_id: str = ""
+    *,
+    request: JobRequest,
+    actor: str = "",
+    trace_id: str = "",
+    named_policies: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> tuple[Job, bool]:
     """Create a job (or return the one already made with this idempotency key)."""
-    return jobs_submit(requests=[request], actor=actor, trace_id=trace_id, bulk=False)[
-        0
-    ]
+    results = jobs_submit(
+        requests=[request],
+        actor=actor,
+        trace_id=trace_id,
+        bulk=False,
+        named_policies=named_policies,
+    )
+    return results[0]
 
 
 def jobs_submit(
@@ -72,6 +83,7 @@ def jobs_submit(
     bulk: bool = True,
     errors: Sequence[FieldError] = (),
     materialize: bool = True,
+    named_policies: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[tuple[Job | str, bool]]:
     """Create many jobs in one transaction; ``(job, created)`` per request, in order.
 
@@ -79,9 +91,14 @@ def jobs_submit(
     ``None``): they are reported together with this function's own, in one answer.
     With ``materialize=False`` new jobs come back as their ids only (bulk answers need
     no more, and 10,000 model instances cost more than the insert).
+
+    ``named_policies``: the fields of every named retry policy a request refers to
+    (``retry_policy: "name"`` or ``{"name": …}``), as the caller read them
+    (``recovery.selectors.retry_policies_named``); a name not among them is refused.
     """
     now = timezone.now()
     context = _Context.load([r for r in requests if r is not None])
+    context.named_policies = named_policies
     jobs = _build_all(requests, context, now, actor, trace_id, bulk, list(errors))
     for _attempt in range(3):
         try:
@@ -102,6 +119,7 @@ class _Context:
     parents: dict[str, Job]
     dependencies: dict[str, str]  # id -> state
     existing: dict[str, Job]  # idempotency key -> job
+    named_policies: Mapping[str, Mapping[str, Any]] | None = None
 
     @classmethod
     def load(cls, requests: Sequence[JobRequest]) -> "_Context":
@@ -185,7 +203,9 @@ def _build(request: JobRequest, context: _Context, now, actor, trace_id) -> dict
             ]
         ) from None
     payload, version = _payload(spec, request.payload, errors)
-    policy_max_retries = _check_retry_policy(request.retry_policy, errors)
+    policy_max_retries = _check_retry_policy(
+        request.retry_policy, errors, context.named_policies
+    )
     parent = _parent(request, context, errors)
     priority = _priority(request, spec, parent, errors)
     _check_bounds(request, errors)
@@ -259,31 +279,30 @@ def _first(*values):
     return next(v for v in values if v is not None)
 
 
-def _check_retry_policy(value: Any, errors: list[FieldError]) -> int | None:
+def _check_retry_policy(
+    value: Any, errors: list[FieldError], named: Mapping[str, Mapping] | None
+) -> int | None:
     """Validate a job's own policy; the max_retries it sets, if any."""
     if value is None:
         return None
-    from recovery import backoff
-    from recovery.models import RetryPolicy
-
     fields = {"name": value} if isinstance(value, str) else value
     if not isinstance(fields, dict):
         errors.append(FieldError("retry_policy", "a policy name or object", "type"))
         return None
     fields = dict(fields)
     name = fields.pop("name", None)
-    base = backoff.RetryPolicy()
+    base = backoff.Policy()
     if name is not None:
-        named = (
-            RetryPolicy.objects.filter(name=name).first()
-            if isinstance(name, str)
-            else None
-        )
         if named is None:
+            raise TypeError("a request names a retry policy: pass named_policies")
+        found = named.get(name) if isinstance(name, str) else None
+        if found is None:
             message = f"no retry policy named {name!r}"
             errors.append(FieldError("retry_policy.name", message, "unknown"))
             return None
-        base = backoff.RetryPolicy.from_dict(named.as_dict(), max_retries_cap=100)
+        base = backoff.Policy.from_dict(
+            found, max_retries_cap=backoff.MAX_RETRIES_HARD_CAP
+        )
     try:
         policy = backoff.merged(base, fields, prefix="retry_policy")
     except ValidationFailed as exc:
@@ -320,11 +339,11 @@ def _priority(request: JobRequest, spec, parent: Job | None, errors) -> int:
 
 def _check_bounds(request: JobRequest, errors: list[FieldError]) -> None:
     retries = request.max_retries
-    if retries is not None and not 0 <= retries <= MAX_RETRIES_BOUND:
+    if retries is not None and not 0 <= retries <= backoff.MAX_RETRIES_DEFAULT_CAP:
         errors.append(
             FieldError(
                 "max_retries",
-                f"must be between 0 and {MAX_RETRIES_BOUND}",
+                f"must be between 0 and {backoff.MAX_RETRIES_DEFAULT_CAP}",
                 "out_of_range",
             )
         )
@@ -375,11 +394,13 @@ def _write(requests, rows, context: _Context, now, actor, trace_id) -> list:
         results.append((row, True))
         if key:
             seen[key] = row
-    if connection.vendor == "postgresql":
-        _insert_postgresql(new, now, actor, trace_id)
-    else:
-        Job.objects.bulk_create([_model(row) for row in new], batch_size=2000)
-        events_record((_submitted(row, actor) for row in new), at=now)
+    transitions.jobs_create(
+        rows=new,
+        events=[_submitted(row, actor) for row in new],
+        now=now,
+        actor=actor,
+        trace_id=trace_id,
+    )
     _write_dependencies(new, requests, rows)
     due = {
         r["queue"] for r in new if r["state"] == JobState.PENDING and r["run_at"] <= now
@@ -389,118 +410,17 @@ def _write(requests, rows, context: _Context, now, actor, trace_id) -> list:
     return results
 
 
-# Columns a bulk insert sends; one that is the same in every row is sent once.
-_INSERT_COLUMNS = {
-    "id": "uuid", "job_type_id": "text", "payload": "jsonb", "payload_version": "int",
-    "state": "text", "priority": "int", "queue": "text", "run_at": "timestamptz",
-    "max_retries": "int", "timeout_s": "int", "breaker": "text",
-    "idempotency_key": "text", "parent_id": "uuid", "workflow_run_id": "uuid",
-    "workflow_node": "text", "dependency_mode": "text", "on_dependency_failure": "text",
-    "has_dependents": "bool", "error": "jsonb", "finished_at": "timestamptz",
-    "retry_policy": "jsonb",
-}  # fmt: skip
-
-_INSERT_SQL = """
-WITH r AS (
-    SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(n int, {varying})
-), inserted AS (
-    INSERT INTO conductor_job (
-        id, type, payload, payload_version, state, priority, base_priority, queue,
-        run_at, attempts, max_retries, timeout_s, breaker, idempotency_key, locked_by,
-        retry_policy,
-        parent_id, workflow_run_id, workflow_node, dependency_mode,
-        on_dependency_failure, dependency_retries, has_dependents, result_file, error,
-        progress_stage, progress_message, cancel_mode, cancel_reason, cancelled_by,
-        trace_id, created_by, created_at, finished_at, updated_at
-    )
-    SELECT {id}, {job_type_id}, {payload}, {payload_version}, {state}, {priority},
-        {priority}, {queue}, {run_at}, 0, {max_retries}, {timeout_s}, {breaker},
-        {idempotency_key}, '', {retry_policy}, {parent_id}, {workflow_run_id},
-        {workflow_node},
-        {dependency_mode}, {on_dependency_failure}, 0, {has_dependents}, '', {error},
-        '', '', '', '', '', %(trace)s, %(actor)s, %(now)s, {finished_at}, %(now)s
-    FROM r ORDER BY n
-    RETURNING id, type, priority, queue, state, run_at
-)
-INSERT INTO conductor_event
-    (type, subject_type, subject_id, data, actor, trace_id, created_at)
-SELECT 'job.submitted', 'job', id::text,
-    jsonb_build_object(
-        'type', type, 'queue', queue, 'state', state, 'run_at', run_at,
-        'priority', (ARRAY['low', 'normal', 'high', 'critical'])[priority + 1]
-    ),
-    %(actor)s, %(trace)s, %(now)s
-FROM inserted
-"""
-
-
-def _insert_postgresql(rows: list[dict], now, actor: str, trace_id: str) -> None:
-    """Jobs and their ``job.submitted`` events in one statement.
-
-    The rows travel as one JSON document read by ``jsonb_to_recordset``; columns
-    that are the same in every row (usually most of them) are sent once as plain
-    parameters, so 10,000 jobs cost little more than their payloads.
-    """
-    if not rows:
-        return
-    columns = {name: [_plain(row[name]) for row in rows] for name in _INSERT_COLUMNS}
-    constant = {name for name, values in columns.items() if _same(values)}
-    varying = [name for name in _INSERT_COLUMNS if name not in constant]
-    params = {"now": now, "actor": actor, "trace": trace_id}
-    params |= {f"c_{name}": _param(columns[name][0], name) for name in constant}
-    sql = _INSERT_SQL.format(
-        varying=", ".join(f"{name} {_INSERT_COLUMNS[name]}" for name in varying)
-        or "unused int",
-        **{
-            name: (f"r.{name}" if name in varying
-                   else f"%(c_{name})s::{_INSERT_COLUMNS[name]}")
-            for name in _INSERT_COLUMNS
-        },
-    )  # fmt: skip
-    params["rows"] = json.dumps(
-        [
-            {"n": n, **{name: columns[name][n] for name in varying}}
-            for n in range(len(rows))
-        ]
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-
-
-def _plain(value):
-    """A value as JSON carries it (ids and moments as text)."""
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
-
-
-def _same(values: list) -> bool:
-    first = values[0]
-    return all(value == first for value in values)
-
-
-def _param(value, name: str):
-    """A constant column's value as a query parameter."""
-    return (
-        json.dumps(value)
-        if _INSERT_COLUMNS[name] == "jsonb" and value is not None
-        else value
-    )
-
-
 def _initial_state(row: dict, request: JobRequest, context: _Context) -> None:
     if not request.depends_on:
         return
     states = {str(d): context.dependencies[str(d)] for d in request.depends_on}
-    decision = dependencies.decide(
+    decision = readiness.decide(
         mode=request.dependency_mode,
         on_failure=request.on_dependency_failure,
         states=states,
         retries_used=0,
     )
-    if isinstance(decision, dependencies.Abort):
+    if isinstance(decision, readiness.Abort):
         row["state"] = JobState.FAILED
         row["finished_at"] = row["created_at"]
         failed = ", ".join(decision.failed)
@@ -508,7 +428,7 @@ def _initial_state(row: dict, request: JobRequest, context: _Context) -> None:
             "code": "DEPENDENCY_FAILED",
             "message": f"dependencies ended without success: {failed}",
         }
-    elif not isinstance(decision, dependencies.Ready):
+    elif not isinstance(decision, readiness.Ready):
         row["state"] = JobState.WAITING
 
 
@@ -525,15 +445,16 @@ def _write_dependencies(new: list[dict], requests, rows) -> None:
     JobDependency.objects.bulk_create(wanted, batch_size=2000)
     targets = {str(dep.depends_on_id) for dep in wanted}
     Job.objects.filter(id__in=targets, has_dependents=False).update(has_dependents=True)
-    retry = [
-        row
-        for row in new
-        if row["state"] == JobState.WAITING and row["on_dependency_failure"] == "retry"
-    ]
-    if retry:
-        from conductor.services.dependencies import dependents_resolve
-
-        dependents_resolve(finished=targets)
+    # A new job whose rule is ``retry`` may wait on dependencies that already failed:
+    # their retry is the engine's to carry out (a dead one leaves the DLQ).
+    doorbell.ring_waiting(
+        [
+            row["id"]
+            for row in new
+            if row["state"] == JobState.WAITING
+            and row["on_dependency_failure"] == "retry"
+        ]
+    )
 
 
 def _submitted(row: dict, actor: str) -> NewEvent:
@@ -544,6 +465,4 @@ def _submitted(row: dict, actor: str) -> NewEvent:
         "state": row["state"],
         "run_at": row["run_at"].isoformat(),
     }
-    return NewEvent(
-        "job.submitted", "job", str(row["id"]), data, actor, row["trace_id"]
-    )
+    return NewEvent(JOB_SUBMITTED, str(row["id"]), data, actor, row["trace_id"])

@@ -2,7 +2,8 @@
 
 Parking never runs the job, so it never uses up an attempt. When the breaker may
 half-open the jobs go back to ``pending`` (the claim then lets exactly one of them
-through as the trial while the breaker is half-open).
+through as the trial while the breaker is half-open). Both moves go through the one
+door (``transitions.jobs_transition``).
 """
 
 from collections.abc import Iterable, Mapping
@@ -11,8 +12,9 @@ from datetime import datetime
 from django.db import transaction
 
 from conductor import doorbell
+from conductor.journal.catalogue import JOB_PARKED, JOB_UNPARKED
 from conductor.models import Job
-from conductor.services.events import NewEvent, events_record
+from conductor.services.transitions import jobs_transition
 from conductor.states import JobState
 
 BATCH = 1000
@@ -20,7 +22,7 @@ BATCH = 1000
 
 @transaction.atomic
 def jobs_park(*, until_by_service: Mapping[str, datetime], now: datetime) -> int:
-    """Park the due-or-not pending jobs of every open breaker until it may half-open."""
+    """Park the pending jobs of every open breaker until it may half-open."""
     parked = 0
     for service, until in until_by_service.items():
         ids = list(
@@ -28,14 +30,12 @@ def jobs_park(*, until_by_service: Mapping[str, datetime], now: datetime) -> int
             .filter(state=JobState.PENDING, breaker=service)
             .values_list("id", flat=True)[:BATCH]
         )
-        if not ids:
-            continue
-        Job.objects.filter(id__in=ids, state=JobState.PENDING).update(
-            state=JobState.PARKED, run_at=until, updated_at=now
-        )
-        data = {"state": "parked", "breaker": service, "until": until.isoformat()}
-        events_record((_event("job.parked", i, data) for i in ids), at=now)
-        parked += len(ids)
+        data = {"breaker": service, "until": until.isoformat()}
+        moved = jobs_transition(
+            ids=ids, expect=JobState.PENDING, to=JobState.PARKED, event=JOB_PARKED,
+            data=lambda _id, data=data: data, now=now, changes={"run_at": until},
+        )  # fmt: skip
+        parked += len(moved)
     return parked
 
 
@@ -48,23 +48,12 @@ def jobs_unpark(*, still_open: Iterable[str], now: datetime) -> int:
         .exclude(breaker__in=list(still_open))
         .values_list("id", "breaker", "queue")[:BATCH]
     )
-    if not rows:
-        return 0
-    ids = [row[0] for row in rows]
-    Job.objects.filter(id__in=ids, state=JobState.PARKED).update(
-        state=JobState.PENDING, run_at=now, updated_at=now
-    )
-    events_record(
-        (
-            _event("job.unparked", i, {"state": "pending", "breaker": b})
-            for i, b, _ in rows
-        ),
-        at=now,
-    )
-    for queue in {row[2] for row in rows}:
+    breaker_of = {str(job_id): breaker for job_id, breaker, _queue in rows}
+    moved = jobs_transition(
+        ids=list(breaker_of), expect=JobState.PARKED, to=JobState.PENDING,
+        event=JOB_UNPARKED, data=lambda job_id: {"breaker": breaker_of[job_id]},
+        now=now, changes={"run_at": now},
+    )  # fmt: skip
+    for queue in {queue for _id, _breaker, queue in rows}:
         doorbell.ring(queue)
-    return len(rows)
-
-
-def _event(type_: str, job_id, data: dict) -> NewEvent:
-    return NewEvent(type_, "job", str(job_id), data)
+    return len(moved)

@@ -10,8 +10,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from conductor import jsonvalue
+from conductor.journal.catalogue import JOB_PROGRESS
+from conductor.journal.writer import event_record
 from conductor.models import Job
-from conductor.services.events import event_record
 from conductor.states import JobState
 
 
@@ -36,7 +37,7 @@ def job_progress_record(
     )
     if written:
         event_record(
-            type="job.progress",
+            type=JOB_PROGRESS,
             subject=("job", job_id),
             at=now,
             data={"pct": pct, "stage": stage, "message": message, "eta_s": eta_s},

@@ -1,9 +1,7 @@
 """Recovery's writers: breakers, dead letters, retry policies, error rules."""
 
 from recovery.services.breakers import (
-    Outcome as BreakerOutcome,
-)
-from recovery.services.breakers import (
+    BreakerReport,
     breaker_admit_trial,
     breaker_ensure,
     breaker_force_open,
@@ -29,9 +27,10 @@ from recovery.services.policies import (
     retry_policy_delete,
     retry_policy_update,
 )
+from recovery.services.retries import job_retry
 
 __all__ = [
-    "BreakerOutcome",
+    "BreakerReport",
     "breaker_admit_trial",
     "breaker_ensure",
     "breaker_force_open",
@@ -49,6 +48,7 @@ __all__ = [
     "error_rule_create",
     "error_rule_delete",
     "error_rule_update",
+    "job_retry",
     "retry_policy_create",
     "retry_policy_delete",
     "retry_policy_update",

@@ -16,7 +16,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from conductor.errors import NotFound
-from conductor.services import event_record
+from conductor.journal.catalogue import BREAKER_UPDATED, breaker_transition
+from conductor.journal.writer import event_record
 from recovery import breaker
 from recovery.models import BreakerTransition, CircuitBreaker
 
@@ -98,7 +99,7 @@ def _change(
     )  # fmt: skip
     until = breaker.open_until(new, policy=policy_of(row))
     event_record(
-        type=f"breaker.{transition}", subject=("breaker", row.service_name),
+        type=breaker_transition(transition), subject=("breaker", row.service_name),
         actor=actor, at=now,
         data={
             "service": row.service_name, "from": old.status, "to": new.status,
@@ -108,7 +109,7 @@ def _change(
 
 
 @dataclass(frozen=True)
-class Outcome:
+class BreakerReport:
     """What one finished job tells its breaker."""
 
     job_id: str
@@ -118,7 +119,9 @@ class Outcome:
 
 
 @transaction.atomic
-def breaker_record(*, service: str, outcomes: Iterable[Outcome]) -> CircuitBreaker:
+def breaker_record(
+    *, service: str, outcomes: Iterable[BreakerReport]
+) -> CircuitBreaker:
     """Feed a batch of outcomes to the breaker, in time order."""
     row = _locked(service)
     policy = policy_of(row)
@@ -201,7 +204,7 @@ def breaker_update(*, service: str, changes: dict, actor: str) -> CircuitBreaker
     if changed:
         row.save(update_fields=[*changed, "updated_at"])
         event_record(
-            type="breaker.updated", subject=("breaker", service), actor=actor,
+            type=BREAKER_UPDATED, subject=("breaker", service), actor=actor,
             data=changed,
         )  # fmt: skip
     return row

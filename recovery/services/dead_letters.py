@@ -23,11 +23,18 @@ from conductor.errors import (
     NotFound,
     ValidationFailed,
 )
+from conductor.journal.catalogue import (
+    DLQ_CLEANED,
+    DLQ_ENTRY_ADDED,
+    DLQ_ENTRY_RESOLVED,
+    JOB_DEAD_LETTERED,
+)
+from conductor.journal.writer import NewEvent, event_record, events_record
 from conductor.models import Job, Priority, RetryAttempt
-from conductor.services import JobRequest, event_record, events_record, job_submit
-from conductor.services.events import NewEvent
+from conductor.services import JobRequest, job_submit
 from recovery import analysis
 from recovery.models import DeadLetter, Resubmission
+from recovery.selectors import policy_names, retry_policies_named
 
 REASON_MIN, REASON_MAX = 10, 500
 NOTES_MAX = 5000
@@ -107,8 +114,8 @@ def _added_events(entry: DeadLetter) -> list[NewEvent]:
             "signature": entry.signature, "attempts": len(entry.attempts)}  # fmt: skip
     trace = entry.snapshot.get("trace_id", "")
     return [
-        NewEvent("job.dead_lettered", "job", job_id, data, "", trace),
-        NewEvent("dlq.entry_added", "deadletter", job_id, data, "", trace),
+        NewEvent(JOB_DEAD_LETTERED, job_id, data, "", trace),
+        NewEvent(DLQ_ENTRY_ADDED, job_id, data, "", trace),
     ]
 
 
@@ -130,7 +137,7 @@ def _close(entry: DeadLetter, *, resolution: str, notes: str, actor: str) -> Non
     entry.resolved_at = now
     entry.save(update_fields=["resolution", "notes", "actor", "resolved_at"])
     event_record(
-        type="dlq.entry_resolved", subject=("deadletter", str(entry.job_id)), at=now,
+        type=DLQ_ENTRY_RESOLVED, subject=("deadletter", str(entry.job_id)), at=now,
         actor=actor, trace_id=entry.snapshot.get("trace_id", ""),
         data={"id": entry.id, "resolution": resolution, "notes": notes[:500]},
     )  # fmt: skip
@@ -163,6 +170,9 @@ def dead_letter_resubmit(
             retry_policy=snap.get("retry_policy"), breaker=snap.get("breaker") or None,
         ),
         actor=actor, trace_id=trace_id or snap.get("trace_id", ""),
+        named_policies=retry_policies_named(
+            names=policy_names([snap.get("retry_policy")])
+        ),
     )  # fmt: skip
     Resubmission.objects.create(
         dead_letter=entry, original_payload=snap["payload"],
@@ -269,7 +279,7 @@ def dead_letters_cleanup(*, older_than_days: int, actor: str) -> int:
         Resubmission.objects.filter(dead_letter__in=old).delete()
         old.delete()
     event_record(
-        type="dlq.cleaned", subject=("dlq", "cleanup"), actor=actor,
+        type=DLQ_CLEANED, subject=("dlq", "cleanup"), actor=actor,
         data={"removed": removed, "older_than_days": older_than_days},
     )  # fmt: skip
     return removed

@@ -1,6 +1,6 @@
 """Named retry policies and error rules: what operators configure, journalled.
 
-Both are read at every retry decision (``conductor.engine.decide``), so a change
+Both are read at every retry decision (``conductor.engine.judge``), so a change
 applies to the next failure without a restart.
 """
 
@@ -10,7 +10,15 @@ from django.db import IntegrityError, transaction
 
 from conductor import names
 from conductor.errors import Conflict, FieldError, ValidationFailed
-from conductor.services import event_record
+from conductor.journal.catalogue import (
+    ERROR_RULE_CREATED,
+    ERROR_RULE_DELETED,
+    ERROR_RULE_UPDATED,
+    RETRY_POLICY_CREATED,
+    RETRY_POLICY_DELETED,
+    RETRY_POLICY_UPDATED,
+)
+from conductor.journal.writer import event_record
 from recovery import backoff, classify
 from recovery.models import ErrorRule, RetryPolicy
 from recovery.selectors import error_rule_get, retry_policy_get
@@ -19,7 +27,7 @@ from recovery.selectors import error_rule_get, retry_policy_get
 def _policy_fields(data: dict, *, base: dict | None = None) -> dict:
     """Validated policy fields (errors name the field and its bound)."""
     fields = {k: v for k, v in data.items() if k not in ("name", "description")}
-    policy = backoff.RetryPolicy.from_dict(
+    policy = backoff.Policy.from_dict(
         {**(base or {}), **fields}, prefix="", max_retries_cap=100
     )
     return policy.as_dict()
@@ -37,7 +45,7 @@ def retry_policy_create(*, data: dict, actor: str) -> RetryPolicy:
             )  # fmt: skip
     except IntegrityError:
         raise Conflict(f"a retry policy named {name!r} exists already") from None
-    event_record(type="retry_policy.created", subject=("retrypolicy", name),
+    event_record(type=RETRY_POLICY_CREATED, subject=("retrypolicy", name),
                  actor=actor, data=fields)  # fmt: skip
     return row
 
@@ -55,7 +63,7 @@ def retry_policy_update(*, name: str, data: dict, actor: str) -> RetryPolicy:
     for key, value in changed.items():
         setattr(row, key, value)
     row.save(update_fields=[*changed, "updated_at"])
-    event_record(type="retry_policy.updated", subject=("retrypolicy", name),
+    event_record(type=RETRY_POLICY_UPDATED, subject=("retrypolicy", name),
                  actor=actor, data=changed)  # fmt: skip
     return row
 
@@ -64,7 +72,7 @@ def retry_policy_update(*, name: str, data: dict, actor: str) -> RetryPolicy:
 def retry_policy_delete(*, name: str, actor: str) -> None:
     row = retry_policy_get(name=name)
     row.delete()
-    event_record(type="retry_policy.deleted", subject=("retrypolicy", name),
+    event_record(type=RETRY_POLICY_DELETED, subject=("retrypolicy", name),
                  actor=actor, data={})  # fmt: skip
 
 
@@ -108,7 +116,7 @@ def error_rule_create(*, data: dict, actor: str) -> ErrorRule:
         raise Conflict(
             f"a rule for {fields['match']} {fields['pattern']!r} exists already"
         ) from None
-    event_record(type="error_rule.created", subject=("errorrule", str(row.id)),
+    event_record(type=ERROR_RULE_CREATED, subject=("errorrule", str(row.id)),
                  actor=actor, data=fields)  # fmt: skip
     return row
 
@@ -126,7 +134,7 @@ def error_rule_update(*, id: Any, data: dict, actor: str) -> ErrorRule:
             row.save()
     except IntegrityError:
         raise Conflict("another rule has this match and pattern") from None
-    event_record(type="error_rule.updated", subject=("errorrule", str(row.id)),
+    event_record(type=ERROR_RULE_UPDATED, subject=("errorrule", str(row.id)),
                  actor=actor, data=fields)  # fmt: skip
     return row
 
@@ -135,5 +143,5 @@ def error_rule_update(*, id: Any, data: dict, actor: str) -> ErrorRule:
 def error_rule_delete(*, id: Any, actor: str) -> None:
     row = error_rule_get(id=id)
     row.delete()
-    event_record(type="error_rule.deleted", subject=("errorrule", str(id)),
+    event_record(type=ERROR_RULE_DELETED, subject=("errorrule", str(id)),
                  actor=actor, data={})  # fmt: skip

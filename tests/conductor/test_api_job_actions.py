@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from conductor.engine.claim import claim_batch
 from conductor.engine.complete import complete_batch
-from conductor.engine.decide import decide_batch
+from conductor.engine.judge import judge_batch
 from conductor.engine.run import drain
 from conductor.engine.supervise import run_batch
 from conductor.models import Event, Job, JobType, RetryAttempt
@@ -141,7 +141,7 @@ def test_a_graceful_cancel_reaches_a_cooperative_handler(api, settings):
     job_id = _submit(api, type="test.until_cancelled")
     batch = _claim()
     api.post_json(f"{JOBS}/{job_id}/cancel", {"reason": "enough"})
-    finished = decide_batch(run_batch(batch, worker=WORKER))
+    finished = judge_batch(run_batch(batch, worker=WORKER))
     assert complete_batch(finished=finished, worker=WORKER, now=timezone.now()) == 1
     job = Job.objects.get(id=job_id)
     assert job.state == "cancelled" and job.result is None
@@ -165,7 +165,7 @@ def test_forced_cancel_of_a_running_job_ends_it_and_its_attempt(api):
     assert "runaway" in attempt.error_message
     assert _events(job_id, "job.cancelled")
     # The worker that held it finishes late: its outcome is not written.
-    finished = decide_batch(run_batch(batch, worker=WORKER))
+    finished = judge_batch(run_batch(batch, worker=WORKER))
     assert complete_batch(finished=finished, worker=WORKER, now=timezone.now()) == 0
     assert Job.objects.get(id=job_id).state == "cancelled"
     assert Job.objects.get(id=job_id).result is None

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from conductor.engine.claim import claim_batch
 from conductor.engine.complete import complete_batch
-from conductor.engine.decide import decide_batch
+from conductor.engine.judge import judge_batch
 from conductor.engine.run import drain
 from conductor.engine.supervise import run_batch
 from conductor.models import Event, Job, JobType
@@ -253,7 +253,7 @@ def _one_batch():
     batch = claim_batch(
         queue="default", worker="test-worker", limit=100, now=timezone.now(), lease_s=30
     )
-    finished = decide_batch(run_batch(batch, worker="test-worker"))
+    finished = judge_batch(run_batch(batch, worker="test-worker"))
     return complete_batch(finished=finished, worker="test-worker", now=timezone.now())
 
 

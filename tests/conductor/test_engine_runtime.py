@@ -5,6 +5,7 @@ import time
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.db import connections
 from django.utils import timezone
 
@@ -121,14 +122,27 @@ def test_an_expired_lease_puts_the_job_back_and_closes_its_attempt():
         queue="default", worker="dead-worker", limit=10, now=timezone.now(), lease_s=30
     )
     Job.objects.filter(id=job.id).update(lease_expires_at=timezone.now() - timedelta(1))
-    assert leases_reclaim(now=timezone.now()) == 1
+    reclaimed_at = timezone.now()
+    assert leases_reclaim(now=reclaimed_at) == 1
     job.refresh_from_db()
     assert job.state == "pending" and job.locked_by == "" and job.attempts == 1
+    # A failure like any other: retried after the policy's backoff (1 s ± 10 %),
+    # not at once.
+    assert timedelta(seconds=0.9) <= job.run_at - reclaimed_at <= timedelta(seconds=1.1)
+    assert job.error["code"] == "LEASE_EXPIRED"
     attempt = RetryAttempt.objects.get(job=job)
     assert attempt.status == "failed" and attempt.error_code == "LEASE_EXPIRED"
+    assert attempt.retry_at == job.run_at
     event = _events(job, "job.lease_expired").get()
-    assert event.data["worker"] == "dead-worker"
-    _drain()
+    assert event.data == {"worker": "dead-worker", "attempt": 1, "state": "pending"}
+    order = list(
+        Event.objects.filter(subject_id=str(job.id), id__gte=event.id)
+        .order_by("id")
+        .values_list("type", flat=True)
+    )
+    assert order == ["job.lease_expired", "job.failed", "job.retry_scheduled"]
+    with time_machine.travel(job.run_at + timedelta(seconds=1), tick=True):
+        _drain()
     job.refresh_from_db()
     assert job.state == "succeeded" and job.attempts == 2
     assert RetryAttempt.objects.filter(job=job, status="success").count() == 1
@@ -147,8 +161,8 @@ def test_an_expired_lease_out_of_retries_dead_letters_the_job():
 @pytest.mark.django_db
 def test_a_live_workers_late_outcome_is_dropped_after_its_lease_was_taken():
     from conductor.engine.complete import complete_batch
-    from conductor.engine.decide import decide_batch
     from conductor.engine.execute import Attempt, execute
+    from conductor.engine.judge import judge_batch
 
     job = _submit()
     [claimed] = claim_batch(
@@ -156,8 +170,9 @@ def test_a_live_workers_late_outcome_is_dropped_after_its_lease_was_taken():
     )
     Job.objects.filter(id=job.id).update(lease_expires_at=timezone.now() - timedelta(1))
     leases_reclaim(now=timezone.now())
-    _drain()  # another worker runs it
+    with time_machine.travel(timezone.now() + timedelta(seconds=5), tick=True):
+        _drain()  # another worker runs it, once its retry is due
     ran = execute(Attempt(job=claimed, worker="slow", cancel_flag=lambda: False))
-    finished = decide_batch([ran])
+    finished = judge_batch([ran])
     assert complete_batch(finished=finished, worker="slow", now=timezone.now()) == 0
     assert RetryAttempt.objects.filter(job=job, status="success").count() == 1

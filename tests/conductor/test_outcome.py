@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from conductor.engine.outcome import Dead, ErrorInfo, RetryAt, Succeeded, decide
+from conductor.outcomes import Dead, ErrorInfo, RetryAt, Succeeded, decide
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 BOOM = ErrorInfo("SERVICE_UNAVAILABLE", "down")

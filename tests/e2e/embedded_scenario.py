@@ -10,6 +10,7 @@ import sys
 from datetime import timedelta
 
 import django
+import time_machine
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "conductor.settings")
 django.setup()
@@ -47,15 +48,20 @@ def main() -> None:
     Job.objects.filter(locked_by="ghost").update(
         lease_expires_at=timezone.now() - timedelta(seconds=5)
     )
-    reclaimed = leases_reclaim(now=timezone.now())
+    reclaimed_at = timezone.now()
+    reclaimed = leases_reclaim(now=reclaimed_at)
+    ghost = Job.objects.get(attempts=1, state="pending")
+    backoff_s = (ghost.run_at - reclaimed_at).total_seconds()
     breaker_ensure(service="svc")
     breaker_update(service="svc", changes={"failure_threshold": 1}, actor="test")
     services.job_submit(request=JobRequest(
         type="demo.flaky", payload={"fail_rate": 1}, max_retries=0, breaker="svc"
     ))  # fmt: skip
     done = 0
-    for _ in range(10):
-        done += drain(queue="default", ring=lambda queue: None, worker="embedded")
+    # The reclaimed job retries after its backoff: run the drains once it is due.
+    with time_machine.travel(ghost.run_at + timedelta(seconds=1), tick=True):
+        for _ in range(10):
+            done += drain(queue="default", ring=lambda queue: None, worker="embedded")
     blocked, _ = services.job_submit(
         request=JobRequest(type="demo.noop", payload={}, breaker="svc")
     )
@@ -67,6 +73,7 @@ def main() -> None:
         "flaky": Job.objects.get(id=flaky.id).state,
         "child": Job.objects.get(id=child.id).state,
         "reclaimed": reclaimed,
+        "reclaimed_backoff_s": backoff_s,
         "success_attempts": RetryAttempt.objects.filter(status="success").count(),
         "jobs": Job.objects.count(),
         "submitted_events": Event.objects.filter(type="job.submitted").count(),

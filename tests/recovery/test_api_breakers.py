@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from conductor.engine.claim import claim_batch
 from conductor.engine.complete import complete_batch
-from conductor.engine.decide import decide_batch
+from conductor.engine.judge import judge_batch
 from conductor.engine.run import drain
 from conductor.engine.supervise import run_batch
 from conductor.engine.tick import tick
@@ -249,7 +249,7 @@ def test_breaker_opens_parks_its_jobs_then_lets_exactly_one_trial_through(api, s
     assert data["trial_job"] == str(claimed[0].id)
 
     # The trial succeeds (success_threshold 1): the breaker closes, the rest runs.
-    finished = decide_batch(run_batch(claimed, worker=WORKER))
+    finished = judge_batch(run_batch(claimed, worker=WORKER))
     complete_batch(finished=finished, worker=WORKER, now=timezone.now())
     assert api.get(f"{BREAKERS}/svc").json()["data"]["state"] == "closed"
     closed = Event.objects.get(type="breaker.closed", subject_id="svc")

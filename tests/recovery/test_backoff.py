@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from conductor.errors import ValidationFailed
 from recovery.backoff import (
     STRATEGIES,
-    RetryPolicy,
+    Policy,
     base_delay_ms,
     delay_ms,
     merged,
@@ -20,12 +20,12 @@ from recovery.backoff import (
 
 def policy(**fields):
     """A policy with a 1 s initial delay and a 60 s cap unless told otherwise."""
-    return RetryPolicy(**{"initial_delay_ms": 1000, "max_delay_ms": 60_000, **fields})
+    return Policy(**{"initial_delay_ms": 1000, "max_delay_ms": 60_000, **fields})
 
 
 def problems(data, **options):
     with pytest.raises(ValidationFailed) as info:
-        RetryPolicy.from_dict(data, **options)
+        Policy.from_dict(data, **options)
     return [(e.field, e.code, e.message) for e in info.value.errors]
 
 
@@ -49,8 +49,8 @@ BASE_DELAYS = [
     (policy(strategy="custom", delays_ms=(0,)), [0] * 6),  # custom zero: retry at once
     (policy(strategy="custom", delays_ms=(90_000, 1000)), [60_000, 1000, 1000, 1000, 1000, 1000]),  # custom entries are capped too (and need not grow)
     (policy(strategy="linear", delays_ms=(5,)), [1000, 2000, 3000, 4000, 5000, 6000]),  # delays_ms is ignored unless custom
-    (RetryPolicy(), [1000, 2000, 4000, 8000, 16_000, 32_000]),  # the defaults: exponential from 1 s
-    (RetryPolicy(initial_delay_ms=60_000), [60_000, 120_000, 240_000, 300_000, 300_000, 300_000]),  # the default cap is 5 minutes
+    (Policy(), [1000, 2000, 4000, 8000, 16_000, 32_000]),  # the defaults: exponential from 1 s
+    (Policy(initial_delay_ms=60_000), [60_000, 120_000, 240_000, 300_000, 300_000, 300_000]),  # the default cap is 5 minutes
 ]
 # fmt: on
 
@@ -63,12 +63,12 @@ def test_base_delay_follows_the_strategy_formula(retry_policy, expected):
 
 def test_attempt_numbers_are_one_based():
     with pytest.raises(ValueError, match="1-based"):
-        base_delay_ms(RetryPolicy(), attempt=0)
+        base_delay_ms(Policy(), attempt=0)
 
 
 def test_an_unknown_strategy_is_refused_even_without_from_dict():
     with pytest.raises(ValueError, match="strategy"):
-        base_delay_ms(RetryPolicy(strategy="quadratic"), attempt=1)
+        base_delay_ms(Policy(strategy="quadratic"), attempt=1)
 
 
 # --- jitter -------------------------------------------------------------------
@@ -102,7 +102,7 @@ def test_jitter_spreads_the_delay_within_its_band(retry_policy, rand, expected):
 @pytest.mark.parametrize("rand", [-0.1, 1.0, 1.5, math.nan])
 def test_rand_must_be_in_the_unit_interval(rand):
     with pytest.raises(ValueError, match="rand"):
-        delay_ms(RetryPolicy(), attempt=1, rand=rand)
+        delay_ms(Policy(), attempt=1, rand=rand)
 
 
 # --- validation ------------------------------------------------------------------
@@ -179,18 +179,16 @@ def test_the_prefix_is_put_before_each_field(prefix, field):
 
 
 def test_an_operator_may_allow_more_retries_up_to_100():
-    assert (
-        RetryPolicy.from_dict({"max_retries": 50}, max_retries_cap=50).max_retries == 50
-    )
+    assert Policy.from_dict({"max_retries": 50}, max_retries_cap=50).max_retries == 50
     assert problems({"max_retries": 51}, max_retries_cap=50) == [
         ("retry_policy.max_retries", "out_of_range", "must be between 0 and 50")
     ]
     with pytest.raises(ValueError, match="max_retries_cap"):
-        RetryPolicy.from_dict({}, max_retries_cap=101)
+        Policy.from_dict({}, max_retries_cap=101)
 
 
 def test_absent_fields_take_the_defaults():
-    assert RetryPolicy.from_dict({}) == RetryPolicy()
+    assert Policy.from_dict({}) == Policy()
 
 
 def test_a_full_policy_is_read_into_tuples_and_floats():
@@ -205,7 +203,7 @@ def test_a_full_policy_is_read_into_tuples_and_floats():
         "retryable_errors": ["HTTP_5XX"],
         "non_retryable_errors": ["AUTH_ERROR", "HTTP_4XX"],
     }
-    assert RetryPolicy.from_dict(data) == RetryPolicy(
+    assert Policy.from_dict(data) == Policy(
         max_retries=0,
         initial_delay_ms=100,
         max_delay_ms=1000,
@@ -222,18 +220,18 @@ def test_as_dict_is_json_and_reads_back():
     retry_policy = policy(strategy="custom", delays_ms=(1, 2), retryable_errors=("X",))
     stored = json.loads(json.dumps(retry_policy.as_dict()))
     assert stored["delays_ms"] == [1, 2]
-    assert RetryPolicy.from_dict(stored) == retry_policy
+    assert Policy.from_dict(stored) == retry_policy
 
 
 # --- merged: type policy, then job override ------------------------------------
 
 
-TYPE_POLICY = RetryPolicy(strategy="custom", delays_ms=(1000, 5000), max_retries=5)
+TYPE_POLICY = Policy(strategy="custom", delays_ms=(1000, 5000), max_retries=5)
 
 
 def test_an_override_replaces_only_its_fields():
     job_policy = merged(TYPE_POLICY, {"max_retries": 2, "jitter": 0})
-    assert job_policy == RetryPolicy(
+    assert job_policy == Policy(
         strategy="custom", delays_ms=(1000, 5000), max_retries=2, jitter=0.0
     )
 
@@ -271,12 +269,12 @@ def test_an_override_is_validated_with_its_base(override, expected):
 
 def test_an_override_must_be_an_object():
     with pytest.raises(ValidationFailed) as info:
-        merged(RetryPolicy(), ["max_retries", 1])
+        merged(Policy(), ["max_retries", 1])
     assert info.value.errors[0].field == "retry_policy"
 
 
 def test_a_type_allowed_more_retries_keeps_them_but_a_job_cannot_raise_them():
-    base = RetryPolicy.from_dict({"max_retries": 40}, max_retries_cap=100)
+    base = Policy.from_dict({"max_retries": 40}, max_retries_cap=100)
     assert merged(base, {"jitter": 0.2}).max_retries == 40
     assert merged(base, {"max_retries": 30}).max_retries == 30
     with pytest.raises(ValidationFailed):
@@ -301,7 +299,7 @@ def policies(draw, strategies=STRATEGIES):
         "jitter": draw(st.floats(0, 1)),
         "delays_ms": delays if strategy == "custom" else [],
     }
-    return RetryPolicy.from_dict(data)
+    return Policy.from_dict(data)
 
 
 GROWING = ("exponential", "linear", "fibonacci", "fixed")
@@ -344,7 +342,7 @@ def test_a_huge_attempt_is_capped_without_overflow(retry_policy, n):
 
 @pytest.mark.parametrize("strategy", GROWING)
 def test_a_huge_attempt_returns_quickly(strategy):
-    slow = RetryPolicy(strategy=strategy, backoff_multiplier=1.0001)
+    slow = Policy(strategy=strategy, backoff_multiplier=1.0001)
     started = time.perf_counter()
     for _ in range(100):
         base_delay_ms(slow, attempt=10**6)
@@ -356,4 +354,4 @@ def test_a_huge_attempt_returns_quickly(strategy):
 @given(policies())
 def test_a_policy_survives_storage(retry_policy):
     stored = json.loads(json.dumps(retry_policy.as_dict()))
-    assert RetryPolicy.from_dict(stored) == retry_policy
+    assert Policy.from_dict(stored) == retry_policy

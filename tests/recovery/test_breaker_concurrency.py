@@ -12,7 +12,7 @@ from conductor.engine.claim import claim_batch
 from conductor.models import Event, Job
 from recovery.models import BreakerTransition, CircuitBreaker
 from recovery.services import (
-    BreakerOutcome,
+    BreakerReport,
     breaker_ensure,
     breaker_record,
     breaker_update,
@@ -50,7 +50,7 @@ def test_concurrent_failures_trip_the_breaker_exactly_once():
         for n in range(3):
             breaker_record(
                 service="svc",
-                outcomes=[BreakerOutcome(f"j{index}-{n}", False, True, timezone.now())],
+                outcomes=[BreakerReport(f"j{index}-{n}", False, True, timezone.now())],
             )
 
     _threads(fail, 8)
@@ -89,13 +89,13 @@ def test_concurrent_claimers_admit_a_single_trial():
 
 
 def test_parked_jobs_explain_their_breaker_and_keep_their_attempts():
+    from conductor.engine.explain import job_explain
     from conductor.engine.tick import tick
-    from conductor.selectors import job_explain
 
     breaker_ensure(service="smtp")
     breaker_update(service="smtp", changes={"failure_threshold": 1}, actor="t")
     breaker_record(service="smtp",
-                   outcomes=[BreakerOutcome("x", False, True, timezone.now())])  # fmt: skip
+                   outcomes=[BreakerReport("x", False, True, timezone.now())])  # fmt: skip
     job, _ = services.job_submit(
         request=services.JobRequest(type="demo.noop", payload={}, breaker="smtp")
     )

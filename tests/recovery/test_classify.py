@@ -2,7 +2,7 @@
 
 import pytest
 
-from recovery.backoff import RetryPolicy
+from recovery.backoff import Policy
 from recovery.classify import (
     DEFAULT_NON_RETRYABLE,
     DEFAULT_RETRYABLE,
@@ -11,7 +11,7 @@ from recovery.classify import (
     classify,
 )
 
-POLICY = RetryPolicy(
+POLICY = Policy(
     retryable_errors=("HTTP_4XX", "QUOTA_*", "PaymentDeclined", "BOTH"),
     non_retryable_errors=("HTTP_5XX", "BOTH", "legacy.errors.*"),
 )
@@ -81,7 +81,7 @@ CASES = [
     # layer 6: unknown codes
     (dict(code="ZeroDivisionError", exception_class="ZeroDivisionError"), verdict(True, "unknown code: retryable by default")),  # an unexpected exception
     (dict(code="timeout"), verdict(True, "unknown code: retryable by default")),  # defaults are case-sensitive too
-    (dict(code="PAYMENT_DECLINED", policy=RetryPolicy()), verdict(True, "unknown code: retryable by default")),  # an empty policy decides nothing
+    (dict(code="PAYMENT_DECLINED", policy=Policy()), verdict(True, "unknown code: retryable by default")),  # an empty policy decides nothing
 ]
 # fmt: on
 

@@ -23,9 +23,12 @@ from conductor.api import serializers as s
 from conductor.api.auth import actor_of
 from conductor.api.envelope import EventCursorPage
 from conductor.api.job_input import job_request_from, utc_or_none
+from conductor.engine.explain import job_explain
 from conductor.errors import NotFound, ValidationFailed
 from conductor.models import Event, Job, Priority
 from conductor.states import FINAL
+from recovery import selectors as recovery_selectors
+from recovery import services as recovery_services
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
@@ -54,6 +57,13 @@ def _one_request(request, extra: frozenset[str] = frozenset()) -> services.JobRe
             **{**job_request.__dict__, "idempotency_key": header_key}
         )
     return job_request
+
+
+def _named_policies(requests) -> dict:
+    """The named retry policies the requests refer to (recovery owns them)."""
+    policies = (r.retry_policy for r in requests if r is not None)
+    names = recovery_selectors.policy_names(policies)
+    return recovery_selectors.retry_policies_named(names=names)
 
 
 def _created(job: Job, created: bool, status: int = 201) -> Response:
@@ -172,10 +182,12 @@ class JobsApi(generics.GenericAPIView):
         parameters=[IDEMPOTENCY_HEADER],
     )
     def post(self, request):
+        job_request = _one_request(request)
         job, created = services.job_submit(
-            request=_one_request(request),
+            request=job_request,
             actor=actor_of(request),
             trace_id=_trace(request),
+            named_policies=_named_policies([job_request]),
         )
         return _created(job, created)
 
@@ -206,6 +218,7 @@ class JobsBulkApi(APIView):
             trace_id=_trace(request),
             errors=errors,
             materialize=False,
+            named_policies=_named_policies(requests),
         )
         created = sum(1 for _id, new in results if new)
         body = {
@@ -229,10 +242,12 @@ class JobExecuteApi(APIView):
     def post(self, request):
         data = request.data if isinstance(request.data, dict) else {}
         wait_s = _wait_s(data.get("wait_s", 30))
+        job_request = _one_request(request, extra=frozenset({"wait_s"}))
         job, _new = services.job_submit(
-            request=_one_request(request, extra=frozenset({"wait_s"})),
+            request=job_request,
             actor=actor_of(request),
             trace_id=_trace(request),
+            named_policies=_named_policies([job_request]),
         )
         job = _wait_for_end(job, wait_s)
         status = 200 if job.state in FINAL else 202
@@ -358,7 +373,7 @@ class JobRetryApi(APIView):
     def post(self, request, id):
         data = s.JobRetryIn(data=request.data)
         data.is_valid(raise_exception=True)
-        job = services.job_retry(
+        job = recovery_services.job_retry(
             job_id=id, actor=actor_of(request), **data.validated_data
         )
         return Response(s.JobOut(job).data)
@@ -375,7 +390,7 @@ class JobExplainApi(APIView):
     @extend_schema(operation_id="jobs_explain", responses=s.JobExplainOut)
     def get(self, request, id):
         job = selectors.job_get(id=id)
-        reasons = selectors.job_explain(job=job, now=timezone.now())
+        reasons = job_explain(job=job, now=timezone.now())
         return Response({"id": str(job.id), "state": job.state, "reasons": reasons})
 
 

@@ -5,9 +5,9 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from conductor import selectors, services
 from conductor.api.auth import actor_of
 from conductor.api.serializers import PRIORITY_LABELS, StrictInput
+from conductor.workflows import selectors, services
 
 
 class WorkflowIn(StrictInput):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conductor.dependencies import Abort, Ready, Retry, Wait, decide
+from conductor.readiness import Abort, Ready, Retry, Wait, decide
 
 S, F, D, C, P, R = "succeeded", "failed", "dead", "cancelled", "pending", "running"
 

@@ -54,53 +54,29 @@ keeps its order. ``Plan.levels`` groups nodes by the length of the longest path
 from a root (each group in definition order): every node of a level can run in
 parallel once the previous levels are done.
 
-Condition operators
--------------------
-A condition reads one parent's JSON result: ``{"node", "path", "op", "value"}``.
-``path`` is a dot path (``"items.0.id"``: object keys, and list indexes written
-as digits); empty or absent means the whole result. ``op`` is one of:
-
-=====================  =====================================================
-``eq`` / ``ne``        equal / not equal to ``value`` (JSON equality: true ≠ 1)
-``gt`` / ``gte``       greater than / at least ``value``  } both numbers or both
-``lt`` / ``lte``       less than / at most ``value``      } strings, else false
-``in`` / ``not_in``    the value is / is not one of ``value`` (a list)
-``exists``             the path resolves (even to null)
-``truthy``             the value is not null, false, 0, "", [] or {}
-=====================  =====================================================
-
-A path that does not resolve (or a parent without a result) makes every
-operator false, except ``ne``, which is then true. ``{"all": [...]}`` holds when
-every listed condition holds, ``{"any": [...]}`` when at least one does (each a
-non-empty list; they nest up to ``MAX_CONDITION_DEPTH``). A node without a
-condition always runs.
+A node's ``condition`` is checked and evaluated by ``conductor.workflows.conditions``.
 """
 
 import graphlib
 import heapq
-import operator
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 from conductor.errors import FieldError, ValidationFailed
+from conductor.workflows.conditions import ConditionCheck
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 _NODE_FIELD = re.compile(r"nodes\[(\d+)\]")
 PRIORITIES = ("low", "normal", "high", "critical")
 ON_FAILURE = ("abort", "continue", "retry")
-OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "exists", "truthy")
-MAX_CONDITION_DEPTH = 8
 
 DEFINITION_FIELDS = frozenset({"nodes", "on_failure"})
 NODE_FIELDS = frozenset(
     {"id", "type", "payload", "depends_on", "priority", "condition", "compensate"}
 )
-CONDITION_FIELDS = frozenset({"node", "path", "op", "value"})
 COMPENSATE_FIELDS = frozenset({"type", "payload"})
-_NEEDS_VALUE = frozenset(OPERATORS) - {"exists", "truthy"}
-_ORDERED = frozenset({"gt", "gte", "lt", "lte"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,7 +305,7 @@ class _Check:
 
     def condition(self, field: str, condition: Any, parents: Any) -> None:
         # Against the raw list: a misspelt parent is reported once, on depends_on.
-        _ConditionCheck(self, _names(parents)).check(field, condition, 1)
+        ConditionCheck(self.fail, _names(parents)).check(field, condition)
 
     def cycle(self, cycle: list[str]) -> None:
         # graphlib lists a cycle along its edges (each node is followed by one that
@@ -347,73 +323,6 @@ def _names(value: Any) -> frozenset[str]:
     if not isinstance(value, list):
         return frozenset()
     return frozenset(name for name in value if isinstance(name, str))
-
-
-class _ConditionCheck:
-    """Validates one node's condition against the ids in its ``depends_on``."""
-
-    def __init__(self, check: _Check, parents: frozenset[str]):
-        self.fail = check.fail
-        self.not_one_of = check.not_one_of
-        self.unknown_fields = check.unknown_fields
-        self.parents = parents
-
-    def check(self, field: str, condition: Any, depth: int) -> None:
-        if not isinstance(condition, dict):
-            self.fail(field, "must be a JSON object", "type")
-        elif depth > MAX_CONDITION_DEPTH:
-            message = f"nested deeper than {MAX_CONDITION_DEPTH} levels"
-            self.fail(field, message, "depth")
-        elif "all" in condition or "any" in condition:
-            self.combination(field, condition, depth)
-        else:
-            self.leaf(field, condition)
-
-    def combination(self, field: str, condition: dict, depth: int) -> None:
-        if len(condition) != 1:
-            message = "must hold exactly one key: 'all' or 'any'"
-            self.fail(field, message, "invalid")
-            return
-        key, parts = next(iter(condition.items()))
-        if not isinstance(parts, list) or not parts:
-            code = "empty" if parts == [] else "type"
-            message = "must be a non-empty list of conditions"
-            self.fail(f"{field}.{key}", message, code)
-            return
-        for k, part in enumerate(parts):
-            self.check(f"{field}.{key}[{k}]", part, depth + 1)
-
-    def leaf(self, field: str, condition: dict) -> None:
-        self.node(f"{field}.node", condition.get("node"))
-        if not isinstance(condition.get("path", ""), str):
-            self.fail(f"{field}.path", "must be a dot path (a string)", "type")
-        op = condition.get("op")
-        if op is None:
-            self.fail(f"{field}.op", "is required", "required")
-        elif op not in OPERATORS:
-            self.not_one_of(f"{field}.op", OPERATORS)
-        else:
-            self.value(f"{field}.value", op, condition)
-        self.unknown_fields(field, condition, CONDITION_FIELDS)
-
-    def node(self, field: str, name: Any) -> None:
-        if name is None:
-            self.fail(field, "is required", "required")
-        elif not isinstance(name, str):
-            self.fail(field, "must be a node id (a string)", "type")
-        elif name not in self.parents:
-            message = f"{name!r} is not in depends_on; a condition reads a parent"
-            self.fail(field, message, "not_a_dependency")
-
-    def value(self, field: str, op: str, condition: dict) -> None:
-        if op not in _NEEDS_VALUE:
-            return
-        if "value" not in condition:
-            self.fail(field, f"is required for op {op!r}", "required")
-        elif op in ("in", "not_in") and not isinstance(condition["value"], list):
-            self.fail(field, f"must be a list for op {op!r}", "type")
-        elif op in _ORDERED and not _comparable(condition["value"]):
-            self.fail(field, f"must be a number or a string for op {op!r}", "type")
 
 
 # --- the plan -----------------------------------------------------------------
@@ -497,80 +406,3 @@ def compensation_order(plan: Plan, completed: Collection[str]) -> list[str]:
         for node_id in reversed(plan.order)
         if node_id in done and plan.nodes[node_id].compensate is not None
     ]
-
-
-# --- conditions ---------------------------------------------------------------
-
-_MISSING = object()
-
-
-def condition_holds(condition: dict | None, results: Mapping[str, Any]) -> bool:
-    """Whether a (validated) condition holds, given the parents' JSON results."""
-    if condition is None:
-        return True
-    if "all" in condition:
-        return all(condition_holds(part, results) for part in condition["all"])
-    if "any" in condition:
-        return any(condition_holds(part, results) for part in condition["any"])
-    actual = _resolve(results.get(condition["node"], _MISSING), condition.get("path"))
-    if actual is _MISSING:
-        return condition["op"] == "ne"
-    return _OPERATIONS[condition["op"]](actual, condition.get("value"))
-
-
-def _resolve(value: Any, path: str | None) -> Any:
-    """The value at a dot path, or ``_MISSING``."""
-    for part in path.split(".") if path else ():
-        if isinstance(value, Mapping):
-            value = value.get(part, _MISSING)
-        elif isinstance(value, list) and part.isascii() and part.isdigit():
-            value = value[int(part)] if int(part) < len(value) else _MISSING
-        else:
-            return _MISSING
-    return value
-
-
-def _equal(a: Any, b: Any) -> bool:
-    """JSON equality: Python's, except that booleans never equal numbers."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(map(_equal, a, b))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
-    return a == b
-
-
-def _comparable(value: Any) -> bool:
-    return isinstance(value, int | float | str) and not isinstance(value, bool)
-
-
-def _ordered(compare: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
-    def apply(actual: Any, expected: Any) -> bool:
-        if not (_comparable(actual) and _comparable(expected)):
-            return False
-        if isinstance(actual, str) != isinstance(expected, str):
-            return False
-        return compare(actual, expected)
-
-    return apply
-
-
-def _one_of(actual: Any, expected: Any) -> bool:
-    return isinstance(expected, list) and any(_equal(actual, v) for v in expected)
-
-
-_OPERATIONS: dict[str, Callable[[Any, Any], bool]] = {
-    "eq": _equal,
-    "ne": lambda actual, expected: not _equal(actual, expected),
-    "gt": _ordered(operator.gt),
-    "gte": _ordered(operator.ge),
-    "lt": _ordered(operator.lt),
-    "lte": _ordered(operator.le),
-    "in": _one_of,
-    "not_in": lambda actual, expected: (
-        isinstance(expected, list) and not _one_of(actual, expected)
-    ),
-    "exists": lambda actual, expected: True,
-    "truthy": lambda actual, expected: bool(actual),
-}

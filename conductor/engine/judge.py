@@ -3,7 +3,7 @@
 Once per batch (and only when something failed) it reads the operators' error rules
 and the retry policy of each job type involved; whether an error is retryable
 (``recovery.classify``) and how long to wait (``recovery.backoff``) are pure decisions,
-and ``conductor.engine.outcome.decide`` turns them into an outcome.
+and ``conductor.outcomes.decide`` turns them into an outcome.
 """
 
 import json
@@ -11,11 +11,13 @@ import random
 from collections.abc import Callable, Sequence
 
 from conductor.engine.execute import Finished, Ran
-from conductor.engine.outcome import decide
 from conductor.models import JobType
+from conductor.outcomes import decide
+from recovery import backoff, classify
+from recovery import selectors as recovery_selectors
 
 
-def decide_batch(
+def judge_batch(
     rans: Sequence[Ran], *, rand: Callable[[], float] = random.random
 ) -> list[Finished]:
     failing = [r for r in rans if r.error is not None and not r.cancelled]
@@ -48,10 +50,7 @@ class _Judge:
     """Rules and policies for one batch, read once."""
 
     def __init__(self, failing: Sequence[Ran]):
-        from recovery import selectors
-
-        self.selectors = selectors
-        self.rules = selectors.error_rules()
+        self.rules = recovery_selectors.error_rules()
         names = {r.job.type for r in failing}
         self.types = {t.name: t for t in JobType.objects.filter(name__in=names)}
         self.policies: dict[tuple[str, str], object] = {}
@@ -60,14 +59,12 @@ class _Judge:
         key = (ran.job.type, json.dumps(ran.job.retry_policy, sort_keys=True))
         if key not in self.policies:
             job_type = self.types.get(ran.job.type) or JobType(name=ran.job.type)
-            self.policies[key] = self.selectors.retry_policy_for(
+            self.policies[key] = recovery_selectors.retry_policy_for(
                 job_type=job_type, job_policy=ran.job.retry_policy
             )
         return self.policies[key]
 
     def verdict(self, ran: Ran, rand: float) -> tuple[bool, int]:
-        from recovery import backoff, classify
-
         policy = self.policy(ran)
         verdict = classify.classify(
             code=ran.error.code,

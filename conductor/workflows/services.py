@@ -3,26 +3,45 @@
 A run writes one job per node in one transaction: roots ``pending``, the others
 ``waiting`` on their parents (``all`` must succeed, the definition's ``on_failure``
 decides what a failed parent does). Conditions on a parent's result are evaluated when
-a node's parents are done (``conductor.services.dependencies``); a node whose
-condition does not hold is skipped, and so are its descendants.
+a node's parents are done (``conductor.services.dependencies`` asks ``condition_holds``
+here); a node whose condition does not hold is skipped, and so are its descendants.
+A run ends (``workflow_runs_settle``) in the transaction that made its last node final.
+
+Workflows live in the core app, beside the jobs and dependencies they are made of:
+every place a job ends must settle its run in that same transaction (see
+docs/decisions.md).
 """
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from conductor import names, registry
 from conductor.errors import Conflict, FieldError, ValidationFailed
-from conductor.models import Workflow, WorkflowRun
-from conductor.services.events import event_record
+from conductor.journal.catalogue import (
+    WORKFLOW_CREATED,
+    WORKFLOW_FAILED,
+    WORKFLOW_STARTED,
+    WORKFLOW_SUCCEEDED,
+)
+from conductor.journal.writer import event_record
+from conductor.models import Job
 from conductor.services.jobs import JobRequest, jobs_submit
+from conductor.states import FINAL, JobState
+from conductor.workflows import conditions, dag
+from conductor.workflows.models import Workflow, WorkflowRun
+
+#: A node cancelled because its condition did not hold (or a parent was skipped)
+#: carries this prefix in ``cancel_reason``; a run with only successes and such
+#: skips succeeded.
+SKIPPED = "skipped: "
 
 
 def _plan(definition: Any):
     """The DAG checked, and every node's payload against its job type's schema."""
-    from scheduling import dag
-
     known = [spec.name for spec in registry.all_specs()]
     plan = dag.validate(definition, known_types=known)
     errors = [
@@ -72,7 +91,7 @@ def workflow_create(
     except IntegrityError:
         raise Conflict(f"a workflow named {name!r} exists already") from None
     event_record(
-        type="workflow.created",
+        type=WORKFLOW_CREATED,
         subject=workflow,
         actor=actor,
         data={"name": name, "nodes": len(plan.nodes)},
@@ -114,10 +133,53 @@ def workflow_run(
     except ValidationFailed as exc:  # name the node, not the job of the submit
         raise ValidationFailed(_node_errors(exc.errors, plan)) from None
     event_record(
-        type="workflow.started",
+        type=WORKFLOW_STARTED,
         subject=run,
         actor=actor,
         trace_id=trace_id,
         data={"workflow": workflow.name if workflow else None, "nodes": len(ids)},
     )
     return run
+
+
+def node_condition(job: Job) -> dict | None:
+    """The condition of a workflow node's job (None: it always runs)."""
+    if not job.workflow_run_id:
+        return None
+    nodes = job.workflow_run.definition.get("nodes", [])
+    node = next((n for n in nodes if n.get("id") == job.workflow_node), {})
+    return node.get("condition")
+
+
+def node_condition_holds(job: Job, condition: dict) -> bool:
+    """Whether ``condition`` holds on the results of the node's run so far."""
+    results = dict(
+        Job.objects.filter(workflow_run_id=job.workflow_run_id).values_list(
+            "workflow_node", "result"
+        )
+    )
+    return conditions.condition_holds(condition, results)
+
+
+def workflow_runs_settle(*, run_ids: Iterable[str]) -> None:
+    """End every given run whose node jobs are all final, and journal how it ended."""
+    for run in WorkflowRun.objects.select_for_update().filter(
+        id__in=list(run_ids), state=WorkflowRun.State.RUNNING
+    ):
+        jobs = list(run.jobs.values_list("state", "cancel_reason"))
+        if any(state not in FINAL for state, _ in jobs):
+            continue
+        ok = all(
+            s == JobState.SUCCEEDED
+            or (s == JobState.CANCELLED and r.startswith(SKIPPED))
+            for s, r in jobs
+        )
+        run.state = WorkflowRun.State.SUCCEEDED if ok else WorkflowRun.State.FAILED
+        run.finished_at = timezone.now()
+        run.save(update_fields=["state", "finished_at"])
+        event_record(
+            type=WORKFLOW_SUCCEEDED if ok else WORKFLOW_FAILED,
+            subject=run,
+            trace_id=run.trace_id,
+            data={"workflow": run.workflow.name if run.workflow else None},
+        )
