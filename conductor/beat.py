@@ -17,8 +17,11 @@ import time
 from celery import schedules
 from django.conf import settings
 from django.db import close_old_connections
+from django.utils import timezone
 from django_celery_beat import schedulers
 from django_celery_beat.models import MICROSECONDS, IntervalSchedule
+
+from conductor.engine.tick import tick
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +63,6 @@ class ConductorScheduler(schedulers.DatabaseScheduler):
 
     @staticmethod
     def _conductor_tick() -> None:
-        from django.utils import timezone
-
-        from conductor.engine.tick import tick
-
         close_old_connections()  # a database restart must not stop beat for good
         try:
             tick(now=timezone.now())

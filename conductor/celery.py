@@ -7,8 +7,10 @@ Worker and beat run as Celery's own programs: ``celery -A conductor worker`` and
 import os
 
 from celery import Celery, signals
+from django.core.exceptions import ImproperlyConfigured
 
 from conductor import doorbell
+from conductor.checks import raise_on_errors
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "conductor.settings")
 
@@ -33,10 +35,6 @@ def _check_configuration(**_kwargs) -> None:
     Celery logs and swallows exceptions raised by signal receivers; SystemExit is not
     an Exception, so it does stop the process.
     """
-    from django.core.exceptions import ImproperlyConfigured
-
-    from conductor.checks import raise_on_errors
-
     try:
         raise_on_errors()
     except ImproperlyConfigured as exc:

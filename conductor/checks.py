@@ -10,6 +10,9 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
+from conductor.errors import ValidationFailed
+from recovery import backoff
+
 
 @checks.register(checks.Tags.compatibility, deploy=False)
 def check_environment(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
@@ -46,9 +49,6 @@ _RETRY_VARIABLES = {
 @checks.register(checks.Tags.compatibility, deploy=False)
 def check_retry_defaults(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """The global default retry policy must be a valid policy (bounds of SPEC §3)."""
-    from conductor.errors import ValidationFailed
-    from recovery import backoff
-
     values = {
         "initial_delay_ms": settings.CONDUCTOR_RETRY_INITIAL_DELAY_MS,
         "max_delay_ms": settings.CONDUCTOR_RETRY_MAX_DELAY_MS,

@@ -11,51 +11,16 @@ from urllib.parse import urlsplit
 
 import environ
 
+from conductor.environment import ConfigReader
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("CONDUCTOR_VAR_DIR", default=str(BASE_DIR / "var")))
 
-env = environ.Env()
-env.read_env(BASE_DIR / ".env", overwrite=False)
-
-CONDUCTOR_CONFIG_ERRORS: dict[str, str] = {}
-
-
-def _typed(name, parse, default):
-    """Read ``name`` with ``parse``; on a bad value remember the error, use default."""
-    try:
-        return parse(name, default=default)
-    except Exception as exc:
-        CONDUCTOR_CONFIG_ERRORS[name] = f"cannot parse {env.str(name, '')!r}: {exc}"
-        return default
-
-
-def _positive_int(name, default):
-    value = _typed(name, env.int, default)
-    if value <= 0 and name not in CONDUCTOR_CONFIG_ERRORS:
-        CONDUCTOR_CONFIG_ERRORS[name] = f"must be a positive integer, got {value}"
-        return default
-    return value
-
-
-def _positive_float(name, default):
-    value = _typed(name, env.float, default)
-    if value <= 0 and name not in CONDUCTOR_CONFIG_ERRORS:
-        CONDUCTOR_CONFIG_ERRORS[name] = f"must be a positive number, got {value}"
-        return default
-    return value
-
-
-_TRUE = {"1", "true", "yes", "on", "y", "t"}
-_FALSE = {"0", "false", "no", "off", "n", "f", ""}
-
-
-def _strict_bool(name, default):
-    """Like ``env.bool`` but a typo (``DEBUG=ture``) is an error, not silently False."""
-    raw = env.str(name, default=str(default)).strip().lower()
-    if raw not in _TRUE | _FALSE:
-        raise ValueError(f"use one of {', '.join(sorted(_TRUE | _FALSE - {''}))}")
-    return raw in _TRUE
-
+_read = ConfigReader(BASE_DIR / ".env")
+env = _read.env
+CONDUCTOR_CONFIG_ERRORS: dict[str, str] = _read.errors
+_typed, _strict_bool = _read.typed, _read.strict_bool
+_positive_int, _positive_float = _read.positive_int, _read.positive_float
 
 DEBUG = _typed("DEBUG", _strict_bool, False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
@@ -69,40 +34,12 @@ CSRF_TRUSTED_ORIGINS = _typed("CSRF_TRUSTED_ORIGINS", env.list, [])
 # --- Database -------------------------------------------------------------------------
 
 _SQLITE_DEFAULT = f"sqlite:///{VAR_DIR / 'conductor.sqlite3'}"
-_DB_SCHEMES = {"postgres", "postgresql", "pgsql", "psql", "sqlite"}
-
-
-def _database(url: str) -> dict:
-    scheme = urlsplit(url).scheme
-    if scheme not in _DB_SCHEMES:
-        raise ValueError(f"unsupported scheme {scheme!r}; use postgres:// or sqlite://")
-    config = env.db_url_config(url)
-    if config["ENGINE"].endswith("sqlite3"):
-        if config["NAME"] != ":memory:":
-            Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-        config["OPTIONS"] = {
-            # Web, worker and beat write side by side: WAL + IMMEDIATE + a busy wait.
-            "init_command": (
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                "PRAGMA busy_timeout=20000;"
-            ),
-            "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
-        }
-    else:
-        config["CONN_MAX_AGE"] = 60
-        config["CONN_HEALTH_CHECKS"] = True
-        config.setdefault("OPTIONS", {})["connect_timeout"] = 5
-        config["TEST"] = {"NAME": env.str("CONDUCTOR_TEST_DB_NAME", default=None)}
-    return config
-
-
 DATABASE_URL = env.str("DATABASE_URL", default="") or _SQLITE_DEFAULT
 try:
-    DATABASES = {"default": _database(DATABASE_URL)}
+    DATABASES = {"default": _read.database(DATABASE_URL)}
 except Exception as exc:
     CONDUCTOR_CONFIG_ERRORS["DATABASE_URL"] = f"cannot parse database URL: {exc}"
-    DATABASES = {"default": _database(_SQLITE_DEFAULT)}
+    DATABASES = {"default": _read.database(_SQLITE_DEFAULT)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 EMBEDDED_DATABASE = DATABASES["default"]["ENGINE"].endswith("sqlite3")
 
@@ -312,7 +249,10 @@ SPECTACULAR_SETTINGS = {
     # Fields named alike in several apps keep stable enum names (without these,
     # recovery's breaker state and dead-letter status rename StateEnum/StatusEnum).
     "ENUM_NAME_OVERRIDES": {
-        "StateEnum": "conductor.states.JobState",
+        "StateEnum": "conductor.states.CHOICES",
+        "DependencyModeEnum": "conductor.models.DependencyMode",
+        "OnDependencyFailureEnum": "conductor.models.DependencyFailure",
+        "StrategyEnum": "recovery.models.STRATEGY_CHOICES",
         "StatusEnum": "conductor.models.RetryAttempt.Status",
         "BreakerStateEnum": "recovery.models.CircuitBreaker.State",
         "DeadLetterStatusEnum": "recovery.api.serializers.dlq.DLQ_STATUSES",

@@ -29,3 +29,10 @@ def beat_heartbeat(self) -> None:
     now = timezone.now()
     heartbeat_record(name="beat", kind="beat", at=now)
     heartbeat_record(name=self.request.hostname or "worker", kind="worker", at=now)
+
+
+@shared_task(name="conductor.waiting_resolve", ignore_result=True)
+def waiting_resolve(job_ids: list[str]) -> None:
+    from conductor.engine.dependents import waiting_follow
+
+    waiting_follow(job_ids=job_ids)

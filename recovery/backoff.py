@@ -65,6 +65,11 @@ from conductor.errors import FieldError, ValidationFailed
 STRATEGIES = ("exponential", "linear", "fixed", "fibonacci", "custom")
 MAX_RETRIES_DEFAULT_CAP = 10
 MAX_RETRIES_HARD_CAP = 100
+# (low, high) of each numeric field: serializers and the OpenAPI document use these.
+INITIAL_DELAY_MS = (100, 60_000)
+MAX_DELAY_MS = (1_000, 300_000)
+MULTIPLIER = (1, 10)
+JITTER = (0, 1)
 MAX_DELAYS = 100
 MAX_CODES = 100
 MAX_CODE_LENGTH = 100
@@ -106,7 +111,9 @@ class Policy:
         }
 
 
-_FIELD_NAMES = frozenset(f.name for f in fields(Policy))
+#: The policy's fields, in declaration order.
+FIELDS = tuple(f.name for f in fields(Policy))
+_FIELD_NAMES = frozenset(FIELDS)
 _DEFAULT = Policy()
 
 
@@ -287,16 +294,16 @@ def _read_policy(reader: SettingsReader, max_retries_cap: int) -> dict[str, Any]
             "max_retries", _DEFAULT.max_retries, 0, max_retries_cap
         ),
         "initial_delay_ms": reader.integer(
-            "initial_delay_ms", _DEFAULT.initial_delay_ms, 100, 60_000
+            "initial_delay_ms", _DEFAULT.initial_delay_ms, *INITIAL_DELAY_MS
         ),
     }
     values["max_delay_ms"] = _read_max_delay(reader, values["initial_delay_ms"])
     values |= {
         "strategy": reader.choice("strategy", _DEFAULT.strategy, STRATEGIES),
         "backoff_multiplier": reader.number(
-            "backoff_multiplier", _DEFAULT.backoff_multiplier, 1, 10
+            "backoff_multiplier", _DEFAULT.backoff_multiplier, *MULTIPLIER
         ),
-        "jitter": reader.number("jitter", _DEFAULT.jitter, 0, 1),
+        "jitter": reader.number("jitter", _DEFAULT.jitter, *JITTER),
     }
     values["delays_ms"] = _read_delays(reader, values)
     for name in ("retryable_errors", "non_retryable_errors"):
@@ -305,7 +312,7 @@ def _read_policy(reader: SettingsReader, max_retries_cap: int) -> dict[str, Any]
 
 
 def _read_max_delay(reader: SettingsReader, initial: int) -> int:
-    cap = reader.integer("max_delay_ms", _DEFAULT.max_delay_ms, 1_000, 300_000)
+    cap = reader.integer("max_delay_ms", _DEFAULT.max_delay_ms, *MAX_DELAY_MS)
     if "max_delay_ms" in reader.failed or "initial_delay_ms" in reader.failed:
         return cap
     if cap < initial:

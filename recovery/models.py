@@ -4,21 +4,20 @@ Decisions live in pure modules (``backoff``, ``classify``, ``breaker``); these r
 what operators configure and what happened.
 """
 
+from datetime import datetime
+
 from django.db import models
 from django.db.models import Q
+from django.utils.dateparse import parse_datetime
 
 from conductor.models import Job
+from recovery import backoff, breaker
+
+STRATEGY_CHOICES = [(name, name.title()) for name in backoff.STRATEGIES]
 
 
 class RetryPolicy(models.Model):
     """A named retry policy; job types and jobs refer to it by name (SPEC §3)."""
-
-    class Strategy(models.TextChoices):
-        EXPONENTIAL = "exponential"
-        LINEAR = "linear"
-        FIXED = "fixed"
-        FIBONACCI = "fibonacci"
-        CUSTOM = "custom"
 
     name = models.CharField(max_length=100, unique=True)
     description = models.TextField(blank=True)
@@ -26,7 +25,9 @@ class RetryPolicy(models.Model):
     initial_delay_ms = models.PositiveIntegerField(default=1000)
     max_delay_ms = models.PositiveIntegerField(default=300_000)
     strategy = models.CharField(
-        max_length=16, choices=Strategy.choices, default=Strategy.EXPONENTIAL
+        max_length=16,
+        choices=STRATEGY_CHOICES,
+        default="exponential",
     )
     backoff_multiplier = models.FloatField(default=2.0)
     jitter = models.FloatField(default=0.1)
@@ -37,11 +38,7 @@ class RetryPolicy(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    POLICY_FIELDS = (
-        "max_retries", "initial_delay_ms", "max_delay_ms", "strategy",
-        "backoff_multiplier", "jitter", "delays_ms", "retryable_errors",
-        "non_retryable_errors",
-    )  # fmt: skip
+    POLICY_FIELDS = backoff.FIELDS
 
     class Meta:
         ordering = ["name"]
@@ -114,6 +111,30 @@ class CircuitBreaker(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service_name} ({self.state})"
+
+    def as_state(self) -> breaker.BreakerState:
+        """The row as the pure module's state value."""
+        failures = tuple(sorted(parse_datetime(t) for t in self.failures))
+        return breaker.BreakerState(
+            status=self.state,
+            failures=failures,
+            opened_at=self.opened_at,
+            successes=self.successes,
+            trial_job=self.trial_job or None,
+            trial_until=self.trial_until,
+        )
+
+    def policy(self) -> breaker.BreakerPolicy:
+        return breaker.BreakerPolicy(
+            failure_threshold=self.failure_threshold,
+            success_threshold=self.success_threshold,
+            timeout_ms=self.timeout_ms,
+            monitoring_window_ms=self.monitoring_window_ms,
+        )
+
+    def open_until(self) -> datetime | None:
+        """When an open breaker may half-open (None unless open)."""
+        return breaker.open_until(self.as_state(), policy=self.policy())
 
 
 class BreakerTransition(models.Model):

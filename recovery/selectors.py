@@ -137,13 +137,10 @@ def breaker_transitions(*, breaker: CircuitBreaker) -> QuerySet[BreakerTransitio
 
 
 def breaker_open_until(*, service: str) -> datetime | None:
-    from recovery import breaker
-    from recovery.services.breakers import policy_of, state_of
-
     row = CircuitBreaker.objects.filter(service_name=service).first()
     if row is None:
         return None
-    return breaker.open_until(state_of(row), policy=policy_of(row))
+    return row.open_until()
 
 
 def breakers_by_status() -> dict[str, list[CircuitBreaker]]:

@@ -10,26 +10,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from conductor import names
+from conductor.api.serializers import JobSubmitIn
 from conductor.errors import FieldError
 from conductor.models import DependencyFailure, DependencyMode, Priority
 from conductor.services import JobRequest
 from recovery import backoff
 
-FIELDS = {
-    "type",
-    "payload",
-    "priority",
-    "idempotency_key",
-    "run_at",
-    "max_retries",
-    "retry_policy",
-    "depends_on",
-    "dependency_mode",
-    "on_dependency_failure",
-    "parent",
-    "timeout_s",
-    "breaker",
-}
+# The body's fields are the documented ones: one list, the serializer's.
+FIELDS = frozenset(JobSubmitIn().fields)
 PRIORITIES = [p.label for p in Priority]
 MODES = DependencyMode.values  # built once: ``.values`` makes a new list per call
 ON_FAILURE = DependencyFailure.values

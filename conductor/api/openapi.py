@@ -4,9 +4,16 @@ drf-spectacular describes the serializers; this module adds what the plumbing do
 every operation, so the document matches what clients really receive.
 """
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import (
+    OpenApiAuthenticationExtension,
+    OpenApiSerializerFieldExtension,
+)
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import permissions
+
+from conductor import names
+from conductor.api.serializers import JobDependsOnIn
+from recovery.api.serializers.policies import JobRetryPolicyIn
 
 PROBLEM = "application/problem+json"
 
@@ -85,6 +92,28 @@ class SessionScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "apiKey", "in": "cookie", "name": "sessionid"}
+
+
+class DependsOnFieldScheme(OpenApiSerializerFieldExtension):
+    target_class = "conductor.api.serializers.DependsOnField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        component = auto_schema.resolve_serializer(JobDependsOnIn, direction)
+        ids = {"type": "array", "items": {"type": "string", "format": "uuid"}}
+        return {"oneOf": [ids, component.ref]}
+
+
+class RetryPolicyFieldScheme(OpenApiSerializerFieldExtension):
+    target_class = "conductor.api.serializers.RetryPolicyField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        component = auto_schema.resolve_serializer(JobRetryPolicyIn, direction)
+        name = {
+            "type": "string",
+            "pattern": names.ANCHORED,
+            "description": "a named policy",
+        }
+        return {"oneOf": [name, component.ref]}
 
 
 class ConductorAutoSchema(AutoSchema):

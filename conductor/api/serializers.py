@@ -4,65 +4,67 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from conductor import states
-from conductor.models import Event, Job, JobType, Priority, RetryAttempt
+from conductor import names, states
+from conductor.api.fields import PayloadField, StrictInput
+from conductor.models import (
+    DependencyFailure,
+    DependencyMode,
+    Event,
+    Job,
+    JobType,
+    Priority,
+    RetryAttempt,
+)
+from conductor.selectors import job_progress, job_type_stats
+from conductor.services.job_requests import MAX_DEPENDENCIES
+from recovery import backoff
 
 PRIORITY_LABELS = [p.label for p in Priority]
 
 
-class StrictInput(serializers.Serializer):
-    """Refuses fields it does not know, naming them, instead of ignoring typos."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError(
-                    {name: ["unknown field"] for name in unknown}
-                )
-        return super().to_internal_value(data)
-
-
-class JobDependsOnIn(serializers.Serializer):
-    jobs = serializers.ListField(child=serializers.UUIDField(), max_length=1000)
-    mode = serializers.ChoiceField(choices=["all", "any"], required=False)
+class JobDependsOnIn(StrictInput):
+    jobs = serializers.ListField(
+        child=serializers.UUIDField(), max_length=MAX_DEPENDENCIES
+    )
+    mode = serializers.ChoiceField(choices=DependencyMode.choices, required=False)
     on_failure = serializers.ChoiceField(
-        choices=["abort", "continue", "retry"], required=False
+        choices=DependencyFailure.choices, required=False
     )
 
 
-@extend_schema_field(
-    {
-        "oneOf": [
-            {"type": "array", "items": {"type": "string", "format": "uuid"}},
-            {"$ref": "#/components/schemas/JobDependsOnIn"},
-        ]
-    }
-)
 class DependsOnField(serializers.JSONField):
-    """A list of job ids, or ``{"jobs": [...], "mode", "on_failure"}``."""
+    """A list of job ids, or ``{"jobs": [...], "mode", "on_failure"}``
+    (described by ``conductor.api.openapi.DependsOnFieldScheme``)."""
 
 
-@extend_schema_field({"type": "object", "additionalProperties": True})
-class PayloadField(serializers.JSONField):
-    """A JSON object validated against the job type's own JSON Schema."""
+class RetryPolicyField(serializers.JSONField):
+    """A named retry policy, or fields over the type's (``JobRetryPolicyIn``)
+    (described by ``conductor.api.openapi.RetryPolicyFieldScheme``)."""
 
 
 class JobSubmitIn(StrictInput):
     """Parsed by ``conductor.api.job_input`` (fast, also for bulk); described here."""
 
-    type = serializers.CharField(max_length=100)
+    type = serializers.RegexField(names.ANCHORED, help_text="a registered job type")
     payload = PayloadField(required=False, default=dict)
     priority = serializers.ChoiceField(choices=PRIORITY_LABELS, required=False)
     idempotency_key = serializers.CharField(max_length=255, required=False)
     run_at = serializers.DateTimeField(required=False)
-    max_retries = serializers.IntegerField(min_value=0, max_value=10, required=False)
+    max_retries = serializers.IntegerField(
+        min_value=0, max_value=backoff.MAX_RETRIES_DEFAULT_CAP, required=False
+    )
+    retry_policy = RetryPolicyField(required=False)
     timeout_s = serializers.IntegerField(min_value=1, required=False)
     parent = serializers.UUIDField(required=False, help_text="inherits its priority")
     depends_on = DependsOnField(required=False)
-    dependency_mode = serializers.ChoiceField(choices=["all", "any"], required=False)
+    dependency_mode = serializers.ChoiceField(
+        choices=DependencyMode.choices, required=False
+    )
     on_dependency_failure = serializers.ChoiceField(
-        choices=["abort", "continue", "retry"], required=False
+        choices=DependencyFailure.choices, required=False
+    )
+    breaker = serializers.RegexField(
+        names.ANCHORED, required=False, help_text="overrides the type's breaker"
     )
 
 
@@ -189,8 +191,6 @@ class JobOut(serializers.ModelSerializer):
 
     @extend_schema_field(JobProgressOut)
     def get_progress(self, job: Job) -> dict:
-        from conductor.selectors import job_progress
-
         return JobProgressOut(job_progress(job=job, now=timezone.now())).data
 
 
@@ -260,7 +260,5 @@ class JobTypeOut(serializers.ModelSerializer):
         """From ``context["run_time"]`` (read once for a whole list), else one query."""
         stats = self.context.get("run_time")
         if stats is None:
-            from conductor.selectors import job_type_stats
-
             stats = job_type_stats(names=[job_type.name], now=timezone.now())
         return RunTimeOut(stats[job_type.name]).data

@@ -9,6 +9,8 @@ rung by a cancel or a submit, or the sweeper's safety net).
 import logging
 from collections.abc import Iterable, Sequence
 
+from django.db import transaction
+
 from conductor.errors import DomainError
 from conductor.models import Job
 from conductor.services.dependencies import (
@@ -27,6 +29,7 @@ def dependents_follow(*, finished: Iterable[str], actor: str = "system") -> None
     _retry(dependents_resolve(finished=finished, actor=actor), actor)
 
 
+@transaction.atomic
 def waiting_follow(*, job_ids: Sequence[str], actor: str = "system") -> None:
     _retry(waiting_resolve(job_ids=job_ids, actor=actor), actor)
 

@@ -22,6 +22,7 @@ from conductor import jsonvalue, registry
 from conductor.engine.claim import ClaimedJob
 from conductor.engine.context import JobCancelled, JobContext, JobError
 from conductor.outcomes import ErrorInfo, Outcome
+from conductor.services import job_checkpoint_record, job_progress_record
 
 PROGRESS_INTERVAL_S = 0.25  # at most four progress writes a second per job
 
@@ -84,8 +85,6 @@ class Attempt:
         self._last_progress = now
         elapsed = now - self.started
         eta_s = round(elapsed * (100 - pct) / pct, 1) if pct > 0 else None
-        from conductor.services import job_progress_record
-
         job_progress_record(
             job_id=self.job.id,
             worker=self.worker,
@@ -96,8 +95,6 @@ class Attempt:
         )
 
     def checkpoint(self, data: Any) -> None:
-        from conductor.services import job_checkpoint_record
-
         job_checkpoint_record(job_id=self.job.id, worker=self.worker, data=data)
 
     def save_file(self, name: str, content: bytes | str, content_type: str) -> str:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import close_old_connections, connections
 
+from conductor.engine import lease
 from conductor.engine.claim import ClaimedJob
 from conductor.engine.execute import Attempt, Ran, execute, finish
 from conductor.outcomes import ErrorInfo
@@ -140,14 +141,10 @@ class Heartbeat:
         if self.due_in() > 0 or not self.held:
             return
         self.last = time.monotonic()
-        from conductor.engine import lease
-
         close_old_connections()
         graceful, revoked = lease.extend(ids=self.held, worker=self.worker)
         self.flags.graceful |= graceful
         self.flags.revoked |= revoked
 
     def warn(self, job: ClaimedJob, elapsed: float) -> None:
-        from conductor.engine import lease
-
         lease.timeout_warning(job=job, worker=self.worker, elapsed_s=elapsed)

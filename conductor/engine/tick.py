@@ -12,20 +12,14 @@ from datetime import datetime
 
 from conductor import doorbell, selectors
 from conductor.services.parking import jobs_park, jobs_unpark
-from recovery import breaker
 from recovery import selectors as breakers_read
 from recovery import services as breakers_write
-from recovery.services.breakers import policy_of, state_of
 
 
 def tick(*, now: datetime) -> dict:
     half_opened = breakers_write.breakers_half_open_due(now=now)
     rows = breakers_read.breakers_by_status().get("open", [])
-    until = {
-        row.service_name: breaker.open_until(state_of(row), policy=policy_of(row))
-        or now
-        for row in rows
-    }
+    until = {row.service_name: row.open_until() or now for row in rows}
     parked = jobs_park(until_by_service=until, now=now) if until else 0
     unparked = jobs_unpark(still_open=until, now=now)
     queues = selectors.due_queues(now=now)

@@ -9,8 +9,8 @@ from conductor.services.job_types import (
     job_type_sync,
     job_type_update,
 )
-from conductor.services.jobs import JobRequest, job_submit, jobs_submit
 from conductor.services.progress import job_checkpoint_record, job_progress_record
+from conductor.services.submit import JobRequest, job_submit, jobs_submit
 from conductor.services.transitions import job_transition
 
 __all__ = [

@@ -29,7 +29,7 @@ from conductor.journal.catalogue import (
 )
 from conductor.journal.writer import event_record
 from conductor.models import Job
-from conductor.services.jobs import JobRequest, jobs_submit
+from conductor.services.submit import JobRequest, jobs_submit
 from conductor.states import FINAL, JobState
 from conductor.workflows import conditions, dag
 from conductor.workflows.models import Workflow, WorkflowRun

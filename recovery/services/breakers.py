@@ -13,34 +13,12 @@ from datetime import datetime
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from conductor.errors import NotFound
 from conductor.journal.catalogue import BREAKER_UPDATED, breaker_transition
 from conductor.journal.writer import event_record
 from recovery import breaker
 from recovery.models import BreakerTransition, CircuitBreaker
-
-
-def state_of(row: CircuitBreaker) -> breaker.BreakerState:
-    failures = tuple(sorted(parse_datetime(t) for t in row.failures))
-    return breaker.BreakerState(
-        status=row.state,
-        failures=failures,
-        opened_at=row.opened_at,
-        successes=row.successes,
-        trial_job=row.trial_job or None,
-        trial_until=row.trial_until,
-    )
-
-
-def policy_of(row: CircuitBreaker) -> breaker.BreakerPolicy:
-    return breaker.BreakerPolicy(
-        failure_threshold=row.failure_threshold,
-        success_threshold=row.success_threshold,
-        timeout_ms=row.timeout_ms,
-        monitoring_window_ms=row.monitoring_window_ms,
-    )
 
 
 def _store(row: CircuitBreaker, state: breaker.BreakerState) -> None:
@@ -88,7 +66,7 @@ def _change(
     row: CircuitBreaker, new: breaker.BreakerState, *, reason: str, actor: str,
     now: datetime,
 ) -> None:  # fmt: skip
-    old = state_of(row)
+    old = row.as_state()
     _store(row, new)
     transition = breaker.transition_of(old, new)
     if transition is None:
@@ -97,7 +75,7 @@ def _change(
         breaker=row, from_state=old.status, to_state=new.status, reason=reason[:500],
         actor=actor, created_at=now,
     )  # fmt: skip
-    until = breaker.open_until(new, policy=policy_of(row))
+    until = breaker.open_until(new, policy=row.policy())
     event_record(
         type=breaker_transition(transition), subject=("breaker", row.service_name),
         actor=actor, at=now,
@@ -124,9 +102,9 @@ def breaker_record(
 ) -> CircuitBreaker:
     """Feed a batch of outcomes to the breaker, in time order."""
     row = _locked(service)
-    policy = policy_of(row)
+    policy = row.policy()
     for outcome in sorted(outcomes, key=lambda o: o.at):
-        state = state_of(row)
+        state = row.as_state()
         if outcome.job_id == state.trial_job and not outcome.counts:
             new = breaker.release_trial(state, job_id=outcome.job_id)
         elif outcome.succeeded:
@@ -150,9 +128,9 @@ def breakers_half_open_due(*, now: datetime) -> list[str]:
         state=CircuitBreaker.State.OPEN
     )
     for row in rows:
-        state = state_of(row)
-        if breaker.may_half_open(state, now=now, policy=policy_of(row)):
-            new = breaker.half_open(state, now=now, policy=policy_of(row))
+        state = row.as_state()
+        if breaker.may_half_open(state, now=now, policy=row.policy()):
+            new = breaker.half_open(state, now=now, policy=row.policy())
             _change(row, new, reason="timeout passed", actor="system", now=now)
             moved.append(row.service_name)
     return moved
@@ -163,7 +141,7 @@ def breaker_admit_trial(
 ) -> bool:
     """In the claim's transaction, with ``row`` locked: may this job be the trial?"""
     new, admitted = breaker.admit_trial(
-        state_of(row), now=now, job_id=job_id, lease_ms=lease_ms
+        row.as_state(), now=now, job_id=job_id, lease_ms=lease_ms
     )
     if admitted:
         _store(row, new)
@@ -177,7 +155,7 @@ def _operator(service: str, change, reason: str, actor: str) -> CircuitBreaker:
         except CircuitBreaker.DoesNotExist:
             raise NotFound(f"no breaker for service {service!r}") from None
         now = timezone.now()
-        _change(row, change(state_of(row), now=now), reason=reason, actor=actor,
+        _change(row, change(row.as_state(), now=now), reason=reason, actor=actor,
                 now=now)  # fmt: skip
         return row
 
@@ -197,7 +175,7 @@ def breaker_update(*, service: str, changes: dict, actor: str) -> CircuitBreaker
         row = CircuitBreaker.objects.select_for_update().get(service_name=service)
     except CircuitBreaker.DoesNotExist:
         raise NotFound(f"no breaker for service {service!r}") from None
-    policy = breaker.BreakerPolicy.from_dict({**policy_of(row).as_dict(), **changes})
+    policy = breaker.BreakerPolicy.from_dict({**row.policy().as_dict(), **changes})
     changed = {k: v for k, v in policy.as_dict().items() if getattr(row, k) != v}
     for name, value in changed.items():
         setattr(row, name, value)

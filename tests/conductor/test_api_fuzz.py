@@ -3,7 +3,6 @@
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import positive_data_acceptance
 
 from conductor.wsgi import application
 
@@ -34,9 +33,5 @@ def auth_header(make_key, short_connections):
 @schema.parametrize()
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_schema(case, auth_header):
-    # Every check but one: a payload is validated against its job type's own JSON Schema
-    # and stored values must be storable (no NUL), which the document cannot express, so
-    # a "schema-valid" body may rightly be refused with 400.
-    case.call_and_validate(
-        headers=auth_header, excluded_checks=[positive_data_acceptance]
-    )
+    # Every check, none excluded.
+    case.call_and_validate(headers=auth_header)

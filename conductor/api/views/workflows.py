@@ -6,7 +6,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from conductor.api.auth import actor_of
-from conductor.api.serializers import PRIORITY_LABELS, StrictInput
+from conductor.api.fields import StrictInput
+from conductor.api.serializers import PRIORITY_LABELS
 from conductor.workflows import selectors, services
 
 

@@ -6,11 +6,9 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from conductor.api.serializers import StrictInput
+from conductor.api.fields import StrictInput, WholeNumberField
 from recovery import breaker
-from recovery.api.serializers.fields import WholeNumberField
 from recovery.models import BreakerTransition, CircuitBreaker
-from recovery.services.breakers import policy_of, state_of
 
 BREAKER_BOUNDS = breaker._BOUNDS  # (low, high) per threshold, as from_dict checks
 
@@ -44,12 +42,12 @@ class BreakerOut(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_open_until(self, row: CircuitBreaker):
-        until = breaker.open_until(state_of(row), policy=policy_of(row))
+        until = row.open_until()
         return serializers.DateTimeField().to_representation(until) if until else None
 
     def get_failures_in_window(self, row: CircuitBreaker) -> int:
         start = timezone.now() - timedelta(milliseconds=row.monitoring_window_ms)
-        return sum(1 for moment in state_of(row).failures if moment >= start)
+        return sum(1 for moment in row.as_state().failures if moment >= start)
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_trial_job(self, row: CircuitBreaker):

@@ -4,12 +4,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from conductor import names
-from conductor.api.serializers import PayloadField, StrictInput
-from recovery import selectors
-from recovery.api.serializers.fields import (
+from conductor.api.fields import (
+    PayloadField,
+    StrictInput,
     TextField,
     WholeNumberField,
 )
+from recovery import selectors
 from recovery.models import DeadLetter, Resubmission
 from recovery.services import dead_letters
 

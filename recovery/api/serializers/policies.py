@@ -3,16 +3,16 @@
 from rest_framework import serializers
 
 from conductor import names
-from conductor.api.serializers import StrictInput
-from recovery import backoff
-from recovery.api.serializers.fields import (
+from conductor.api.fields import (
     NumberField,
     PatternField,
+    StrictInput,
     TextField,
     TrueFalseField,
     WholeNumberField,
 )
-from recovery.models import ErrorRule, RetryPolicy
+from recovery import backoff
+from recovery.models import STRATEGY_CHOICES, ErrorRule, RetryPolicy
 
 
 def _codes() -> serializers.ListField:
@@ -23,27 +23,23 @@ def _codes() -> serializers.ListField:
     )
 
 
-class RetryPolicyPatchIn(StrictInput):
-    """Fields to change; the policy as a whole is validated again."""
+def _bounded(bounds: tuple, field=WholeNumberField, **options):
+    low, high = bounds
+    return field(min_value=low, max_value=high, required=False, **options)
 
-    description = TextField(max_length=2000, required=False, allow_blank=True)
-    max_retries = WholeNumberField(
-        min_value=0, max_value=backoff.MAX_RETRIES_HARD_CAP, required=False
-    )
-    initial_delay_ms = WholeNumberField(min_value=100, max_value=60_000, required=False)
-    max_delay_ms = WholeNumberField(
-        min_value=1_000,
-        max_value=300_000,
-        required=False,
-        help_text="≥ initial_delay_ms",
-    )
-    strategy = serializers.ChoiceField(
-        choices=RetryPolicy.Strategy.choices, required=False
-    )
-    backoff_multiplier = NumberField(min_value=1, max_value=10, required=False)
-    jitter = NumberField(min_value=0, max_value=1, required=False)
+
+class PolicyFieldsIn(StrictInput):
+    """A retry policy's fields, bounds as ``recovery.backoff`` checks them; the
+    policy as a whole is validated again (``max_delay_ms ≥ initial_delay_ms`` …)."""
+
+    max_retries = _bounded((0, backoff.MAX_RETRIES_HARD_CAP))
+    initial_delay_ms = _bounded(backoff.INITIAL_DELAY_MS)
+    max_delay_ms = _bounded(backoff.MAX_DELAY_MS, help_text="≥ initial_delay_ms")
+    strategy = serializers.ChoiceField(choices=STRATEGY_CHOICES, required=False)
+    backoff_multiplier = _bounded(backoff.MULTIPLIER, NumberField)
+    jitter = _bounded(backoff.JITTER, NumberField)
     delays_ms = serializers.ListField(
-        child=WholeNumberField(min_value=0, max_value=300_000),
+        child=WholeNumberField(min_value=0, max_value=backoff.MAX_DELAY_MS[1]),
         max_length=backoff.MAX_DELAYS,
         required=False,
         help_text="strategy custom: the delays, each ≤ max_delay_ms",
@@ -52,8 +48,21 @@ class RetryPolicyPatchIn(StrictInput):
     non_retryable_errors = _codes()
 
 
+class RetryPolicyPatchIn(PolicyFieldsIn):
+    """Fields of a named policy to change."""
+
+    description = TextField(max_length=2000, required=False, allow_blank=True)
+
+
 class RetryPolicyIn(RetryPolicyPatchIn):
     name = PatternField(names.ANCHORED)
+
+
+class JobRetryPolicyIn(PolicyFieldsIn):
+    """A job's own policy: fields over its type's, or over the policy ``name``d."""
+
+    name = PatternField(names.ANCHORED, required=False, help_text="a named policy")
+    max_retries = _bounded((0, backoff.MAX_RETRIES_DEFAULT_CAP))
 
 
 class RetryPolicyOut(serializers.ModelSerializer):

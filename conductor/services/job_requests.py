@@ -1,13 +1,12 @@
-"""Submitting jobs, one or ten thousand at a time; ringing the doorbell after commit.
+"""Turning submit requests into job rows: every field validated, every problem named.
 
 A submit is validated as a whole (every bad field of every job is named, prefixed
-with ``jobs[i].`` in bulk), then written with bulk inserts in one transaction together
-with its dependency rows and ``job.submitted`` events. An idempotency key that was
-used before returns the job it made, never a second one.
+with ``jobs[i].`` in bulk); what validation needs from the database is read once for
+the whole submit (``SubmitContext``). The rows are plain dicts: 10,000 model
+instances cost more than their insert.
 """
 
 import json
-import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -15,20 +14,13 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.utils import timezone
 
-from conductor import doorbell, jsonvalue, readiness, registry
+from conductor import jsonvalue, registry
 from conductor.errors import FieldError, PayloadTooLarge, ValidationFailed
-from conductor.journal.catalogue import JOB_SUBMITTED
-from conductor.journal.writer import NewEvent
-from conductor.models import Job, JobDependency, JobType, Priority
-from conductor.services import transitions
+from conductor.models import Job, JobType, Priority
 from conductor.services.job_types import job_type_ensure
 from conductor.states import JobState
 from recovery import backoff
-
-log = logging.getLogger(__name__)
 
 MAX_DEPENDENCIES = 1000
 
@@ -57,62 +49,8 @@ class JobRequest:
     workflow_node: str = ""
 
 
-def job_submit(
-    *,
-    request: JobRequest,
-    actor: str = "",
-    trace_id: str = "",
-    named_policies: Mapping[str, Mapping[str, Any]] | None = None,
-) -> tuple[Job, bool]:
-    """Create a job (or return the one already made with this idempotency key)."""
-    results = jobs_submit(
-        requests=[request],
-        actor=actor,
-        trace_id=trace_id,
-        bulk=False,
-        named_policies=named_policies,
-    )
-    return results[0]
-
-
-def jobs_submit(
-    *,
-    requests: Sequence[JobRequest | None],
-    actor: str = "",
-    trace_id: str = "",
-    bulk: bool = True,
-    errors: Sequence[FieldError] = (),
-    materialize: bool = True,
-    named_policies: Mapping[str, Mapping[str, Any]] | None = None,
-) -> list[tuple[Job | str, bool]]:
-    """Create many jobs in one transaction; ``(job, created)`` per request, in order.
-
-    ``errors`` are problems the caller found already (a request it could not read is
-    ``None``): they are reported together with this function's own, in one answer.
-    With ``materialize=False`` new jobs come back as their ids only (bulk answers need
-    no more, and 10,000 model instances cost more than the insert).
-
-    ``named_policies``: the fields of every named retry policy a request refers to
-    (``retry_policy: "name"`` or ``{"name": …}``), as the caller read them
-    (``recovery.selectors.retry_policies_named``); a name not among them is refused.
-    """
-    now = timezone.now()
-    context = _Context.load([r for r in requests if r is not None])
-    context.named_policies = named_policies
-    jobs = _build_all(requests, context, now, actor, trace_id, bulk, list(errors))
-    for _attempt in range(3):
-        try:
-            with transaction.atomic():
-                results = _write(requests, jobs, context, now, actor, trace_id)
-            return [(_as(job, materialize), new) for job, new in results]
-        except IntegrityError:
-            # Another submit took one of our idempotency keys meanwhile: look again.
-            context.refresh_keys(requests)
-    raise IntegrityError("could not write the jobs after three tries")
-
-
 @dataclass
-class _Context:
+class SubmitContext:
     """What validation needs from the database, read once for the whole submit."""
 
     types: dict[str, JobType]
@@ -122,7 +60,7 @@ class _Context:
     named_policies: Mapping[str, Mapping[str, Any]] | None = None
 
     @classmethod
-    def load(cls, requests: Sequence[JobRequest]) -> "_Context":
+    def load(cls, requests: Sequence[JobRequest]) -> "SubmitContext":
         names = {r.type for r in requests}
         types = {t.name: t for t in JobType.objects.filter(name__in=names)}
         parents = _by_id({r.parent for r in requests if r.parent})
@@ -158,7 +96,9 @@ def _is_uuid(value: Any) -> bool:
     return True
 
 
-def _build_all(requests, context, now, actor, trace_id, bulk, errors) -> list[dict]:
+def rows_build(requests, context, now, actor, trace_id, bulk, errors) -> list[dict]:
+    """A row per request (``None``: one the caller could not read), or
+    ``ValidationFailed`` naming every problem, the caller's ``errors`` included."""
     jobs = []
     for index, request in enumerate(requests):
         if request is None:
@@ -186,7 +126,7 @@ def _error_order(error: FieldError) -> tuple[int, str]:
     return (int(head) if head.isdigit() else -1, error.field)
 
 
-def _build(request: JobRequest, context: _Context, now, actor, trace_id) -> dict:
+def _build(request: JobRequest, context: SubmitContext, now, actor, trace_id) -> dict:
     """The new job's columns (a plain dict: 10,000 model instances cost too much)."""
     errors: list[FieldError] = []
     try:
@@ -311,7 +251,7 @@ def _check_retry_policy(
     return policy.max_retries if "max_retries" in fields or name else None
 
 
-def _parent(request: JobRequest, context: _Context, errors) -> Job | None:
+def _parent(request: JobRequest, context: SubmitContext, errors) -> Job | None:
     if request.parent is None:
         return None
     parent = context.parents.get(str(request.parent))
@@ -351,7 +291,7 @@ def _check_bounds(request: JobRequest, errors: list[FieldError]) -> None:
         errors.append(FieldError("timeout_s", "must be at least 1", "out_of_range"))
 
 
-def _check_dependencies(request: JobRequest, context: _Context, errors) -> None:
+def _check_dependencies(request: JobRequest, context: SubmitContext, errors) -> None:
     if len(request.depends_on) > MAX_DEPENDENCIES:
         errors.append(
             FieldError(
@@ -366,103 +306,3 @@ def _check_dependencies(request: JobRequest, context: _Context, errors) -> None:
                     f"depends_on[{index}]", f"no job with id {dep}", "unknown_job"
                 )
             )
-
-
-def _as(job: Job | dict, materialize: bool) -> Job | str:
-    if isinstance(job, Job):
-        return job if materialize else str(job.id)
-    return _model(job) if materialize else str(job["id"])
-
-
-def _model(row: dict) -> Job:
-    job = Job(**row)
-    job._state.adding = False
-    job._state.db = "default"
-    return job
-
-
-def _write(requests, rows, context: _Context, now, actor, trace_id) -> list:
-    results, new, seen = [], [], {}
-    for request, row in zip([r for r in requests if r], rows, strict=True):
-        key = request.idempotency_key
-        first = context.existing.get(key) or seen.get(key) if key else None
-        if first is not None:
-            results.append((first, False))
-            continue
-        _initial_state(row, request, context)
-        new.append(row)
-        results.append((row, True))
-        if key:
-            seen[key] = row
-    transitions.jobs_create(
-        rows=new,
-        events=[_submitted(row, actor) for row in new],
-        now=now,
-        actor=actor,
-        trace_id=trace_id,
-    )
-    _write_dependencies(new, requests, rows)
-    due = {
-        r["queue"] for r in new if r["state"] == JobState.PENDING and r["run_at"] <= now
-    }
-    for queue in due:
-        doorbell.ring(queue)
-    return results
-
-
-def _initial_state(row: dict, request: JobRequest, context: _Context) -> None:
-    if not request.depends_on:
-        return
-    states = {str(d): context.dependencies[str(d)] for d in request.depends_on}
-    decision = readiness.decide(
-        mode=request.dependency_mode,
-        on_failure=request.on_dependency_failure,
-        states=states,
-        retries_used=0,
-    )
-    if isinstance(decision, readiness.Abort):
-        row["state"] = JobState.FAILED
-        row["finished_at"] = row["created_at"]
-        failed = ", ".join(decision.failed)
-        row["error"] = {
-            "code": "DEPENDENCY_FAILED",
-            "message": f"dependencies ended without success: {failed}",
-        }
-    elif not isinstance(decision, readiness.Ready):
-        row["state"] = JobState.WAITING
-
-
-def _write_dependencies(new: list[dict], requests, rows) -> None:
-    made = {row["id"] for row in new}
-    wanted = [
-        JobDependency(job_id=row["id"], depends_on_id=dep)
-        for request, row in zip([r for r in requests if r], rows, strict=True)
-        if row["id"] in made
-        for dep in dict.fromkeys(str(d) for d in request.depends_on)
-    ]
-    if not wanted:
-        return
-    JobDependency.objects.bulk_create(wanted, batch_size=2000)
-    targets = {str(dep.depends_on_id) for dep in wanted}
-    Job.objects.filter(id__in=targets, has_dependents=False).update(has_dependents=True)
-    # A new job whose rule is ``retry`` may wait on dependencies that already failed:
-    # their retry is the engine's to carry out (a dead one leaves the DLQ).
-    doorbell.ring_waiting(
-        [
-            row["id"]
-            for row in new
-            if row["state"] == JobState.WAITING
-            and row["on_dependency_failure"] == "retry"
-        ]
-    )
-
-
-def _submitted(row: dict, actor: str) -> NewEvent:
-    data = {
-        "type": row["job_type_id"],
-        "priority": Priority(row["priority"]).label,
-        "queue": row["queue"],
-        "state": row["state"],
-        "run_at": row["run_at"].isoformat(),
-    }
-    return NewEvent(JOB_SUBMITTED, str(row["id"]), data, actor, row["trace_id"])

@@ -1,11 +1,30 @@
-"""Input fields strict about JSON types.
+"""Input shapes shared by every app's API: strict about unknown fields and JSON types.
 
 DRF's own fields read ``5`` as the text ``"5"`` and ``"5"`` (or ``true``) as a number;
 these refuse both, naming the field, so what the OpenAPI document calls invalid is a
-400 rather than quietly converted.
+400 rather than quietly converted. ``StrictInput`` refuses fields it does not know.
 """
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+
+class StrictInput(serializers.Serializer):
+    """Refuses fields it does not know, naming them, instead of ignoring typos."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["unknown field"] for name in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "object", "additionalProperties": True})
+class PayloadField(serializers.JSONField):
+    """A JSON object validated against the job type's own JSON Schema."""
 
 
 class _TextOnly:
