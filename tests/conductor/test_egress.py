@@ -589,7 +589,9 @@ def tls_server(tmp_path, monkeypatch, settings):
     names = []
     server_tls.sni_callback = lambda sock, name, context: names.append(name)
     monkeypatch.setattr(
-        egress.transport, "_tls_context", lambda: ssl.create_default_context(cadata=cert.decode())
+        egress.transport,
+        "_tls_context",
+        lambda: ssl.create_default_context(cadata=cert.decode()),
     )
     monkeypatch.setattr(
         socket,
