@@ -9,11 +9,12 @@ from django.utils import timezone
 from conductor.engine.claim import claim_batch
 from conductor.engine.complete import complete_batch
 from conductor.engine.judge import judge_batch
-from conductor.engine.run import drain
 from conductor.engine.supervise import run_batch
 from conductor.models import Event, Job, JobType, RetryAttempt
 from conductor.services import job_progress_record
 from tests.conductor import jobtypes_for_tests  # noqa: F401 - registers test.* types
+from tests.factories import api_job
+from tests.worker import run_due_jobs
 
 pytestmark = pytest.mark.django_db
 
@@ -21,20 +22,10 @@ JOBS = "/api/v2/jobs"
 WORKER = "test-worker"
 
 
-def _run_all():
-    return drain(queue="default", ring=lambda queue: None, worker=WORKER)
-
-
 def _claim():
     return claim_batch(
         queue="default", worker=WORKER, limit=100, now=timezone.now(), lease_s=30
     )
-
-
-def _submit(api, **body):
-    response = api.post_json(JOBS, body)
-    assert response.status_code == 201, response.json()
-    return response.json()["data"]["id"]
 
 
 def _later(**delta):
@@ -60,7 +51,7 @@ def _codes(reasons):
 
 
 def test_cancel_a_pending_job_records_reason_actor_and_event(api):
-    job_id = _submit(api, type="test.echo")
+    job_id = api_job(api, type="test.echo")
     response = api.post_json(f"{JOBS}/{job_id}/cancel", {"reason": "not needed now"})
     assert response.status_code == 200
     data = response.json()["data"]
@@ -73,13 +64,13 @@ def test_cancel_a_pending_job_records_reason_actor_and_event(api):
     [event] = _events(job_id, "job.cancelled")
     assert event.actor == "api-key:test-key"
     assert event.data["reason"] == "not needed now"
-    assert _run_all() == 0  # a cancelled job never runs
+    assert run_due_jobs() == 0  # a cancelled job never runs
     assert Job.objects.get(id=job_id).attempts == 0
 
 
 @pytest.mark.parametrize("body", [{}, {"reason": ""}, {"reason": "   "}])
 def test_cancel_without_a_reason_is_refused_naming_it(api, body):
-    job_id = _submit(api, type="test.echo")
+    job_id = api_job(api, type="test.echo")
     response = api.post_json(f"{JOBS}/{job_id}/cancel", body)
     assert response.status_code == 400
     assert response["Content-Type"].startswith("application/problem+json")
@@ -89,7 +80,7 @@ def test_cancel_without_a_reason_is_refused_naming_it(api, body):
 
 
 def test_cancel_with_an_unknown_mode_is_refused(api):
-    job_id = _submit(api, type="test.echo")
+    job_id = api_job(api, type="test.echo")
     response = api.post_json(
         f"{JOBS}/{job_id}/cancel", {"reason": "stop", "mode": "brutal"}
     )
@@ -99,8 +90,8 @@ def test_cancel_with_an_unknown_mode_is_refused(api):
 
 
 def test_cancel_a_finished_job_conflicts(api):
-    job_id = _submit(api, type="test.echo")
-    _run_all()
+    job_id = api_job(api, type="test.echo")
+    run_due_jobs()
     response = api.post_json(f"{JOBS}/{job_id}/cancel", {"reason": "too late"})
     assert response.status_code == 409
     assert response.json()["code"] == "CONFLICT"
@@ -116,7 +107,7 @@ def test_cancel_an_unknown_job_is_404(api):
 
 
 def test_graceful_cancel_of_a_running_job_asks_the_handler_to_stop(api):
-    job_id = _submit(api, type="test.until_cancelled")
+    job_id = api_job(api, type="test.until_cancelled")
     [claimed] = _claim()
     assert claimed.id == job_id
     response = api.post_json(
@@ -138,7 +129,7 @@ def test_a_graceful_cancel_reaches_a_cooperative_handler(api, settings):
     settings.CONDUCTOR_ENGINE_LEASE_S = (
         1  # the worker reads cancel requests every 1/3 s
     )
-    job_id = _submit(api, type="test.until_cancelled")
+    job_id = api_job(api, type="test.until_cancelled")
     batch = _claim()
     api.post_json(f"{JOBS}/{job_id}/cancel", {"reason": "enough"})
     finished = judge_batch(run_batch(batch, worker=WORKER))
@@ -149,7 +140,7 @@ def test_a_graceful_cancel_reaches_a_cooperative_handler(api, settings):
 
 
 def test_forced_cancel_of_a_running_job_ends_it_and_its_attempt(api):
-    job_id = _submit(api, type="test.echo", payload={"value": 1})
+    job_id = api_job(api, type="test.echo", payload={"value": 1})
     batch = _claim()
     response = api.post_json(
         f"{JOBS}/{job_id}/cancel", {"reason": "runaway", "mode": "forced"}
@@ -172,9 +163,9 @@ def test_forced_cancel_of_a_running_job_ends_it_and_its_attempt(api):
 
 
 def test_cancel_with_propagate_cancels_waiting_dependents(api):
-    first = _submit(api, type="test.echo", run_at=_later(hours=1))
-    second = _submit(api, type="test.echo", depends_on=[first])
-    third = _submit(api, type="test.echo", depends_on=[second])
+    first = api_job(api, type="test.echo", run_at=_later(hours=1))
+    second = api_job(api, type="test.echo", depends_on=[first])
+    third = api_job(api, type="test.echo", depends_on=[second])
     response = api.post_json(
         f"{JOBS}/{first}/cancel", {"reason": "batch withdrawn", "propagate": True}
     )
@@ -187,9 +178,9 @@ def test_cancel_with_propagate_cancels_waiting_dependents(api):
 
 
 def test_cancel_without_propagate_leaves_dependents_to_their_failure_rule(api):
-    first = _submit(api, type="test.echo", run_at=_later(hours=1))
-    aborting = _submit(api, type="test.echo", depends_on=[first])
-    continuing = _submit(
+    first = api_job(api, type="test.echo", run_at=_later(hours=1))
+    aborting = api_job(api, type="test.echo", depends_on=[first])
+    continuing = api_job(
         api,
         type="test.echo",
         depends_on={"jobs": [first], "on_failure": "continue"},
@@ -204,8 +195,8 @@ def test_cancel_without_propagate_leaves_dependents_to_their_failure_rule(api):
 
 
 def test_retry_a_failed_job_gives_it_one_more_attempt(api):
-    job_id = _submit(api, type="test.fail_first", max_retries=0)
-    _run_all()
+    job_id = api_job(api, type="test.fail_first", max_retries=0)
+    run_due_jobs()
     job = Job.objects.get(id=job_id)
     assert job.state == "dead" and job.attempts == 1
     response = api.post_json(f"{JOBS}/{job_id}/retry", {"reason": "fixed upstream"})
@@ -215,25 +206,25 @@ def test_retry_a_failed_job_gives_it_one_more_attempt(api):
     [event] = _events(job_id, "job.retried")
     assert event.actor == "api-key:test-key"
     assert event.data["reason"] == "fixed upstream"
-    _run_all()
+    run_due_jobs()
     job = Job.objects.get(id=job_id)
     assert job.state == "succeeded" and job.attempts == 2
     assert job.result == {"attempt": 2} and job.finished_at is not None
 
 
 def test_a_retried_job_that_fails_again_gets_exactly_one_more_attempt(api):
-    job_id = _submit(api, type="test.fail", payload={"retryable": True}, max_retries=0)
-    _run_all()
+    job_id = api_job(api, type="test.fail", payload={"retryable": True}, max_retries=0)
+    run_due_jobs()
     api.post_json(f"{JOBS}/{job_id}/retry", {})
-    _run_all()
+    run_due_jobs()
     job = Job.objects.get(id=job_id)
     assert job.state == "dead" and job.attempts == 2
-    assert _run_all() == 0  # no third attempt scheduled
+    assert run_due_jobs() == 0  # no third attempt scheduled
 
 
 def test_retry_a_succeeded_job_conflicts(api):
-    job_id = _submit(api, type="test.echo")
-    _run_all()
+    job_id = api_job(api, type="test.echo")
+    run_due_jobs()
     response = api.post_json(f"{JOBS}/{job_id}/retry", {})
     assert response.status_code == 409
     assert Job.objects.get(id=job_id).state == "succeeded"
@@ -241,15 +232,15 @@ def test_retry_a_succeeded_job_conflicts(api):
 
 
 def test_retry_refuses_unknown_fields(api):
-    job_id = _submit(api, type="test.fail")
-    _run_all()
+    job_id = api_job(api, type="test.fail")
+    run_due_jobs()
     response = api.post_json(f"{JOBS}/{job_id}/retry", {"reasn": "typo"})
     assert response.status_code == 400 and _fields(response) == ["reasn"]
     assert Job.objects.get(id=job_id).state == "dead"
 
 
 def test_resume_a_cancelled_job_requeues_it(api):
-    job_id = _submit(api, type="test.echo", payload={"n": 7})
+    job_id = api_job(api, type="test.echo", payload={"n": 7})
     api.post_json(f"{JOBS}/{job_id}/cancel", {"reason": "hold on"})
     response = api.post_json(f"{JOBS}/{job_id}/resume", {})
     assert response.status_code == 200
@@ -257,13 +248,13 @@ def test_resume_a_cancelled_job_requeues_it(api):
     assert data["state"] == "pending" and data["cancel_reason"] == ""
     [event] = _events(job_id, "job.resumed")
     assert event.actor == "api-key:test-key"
-    _run_all()
+    run_due_jobs()
     job = Job.objects.get(id=job_id)
     assert job.state == "succeeded" and job.result == {"n": 7}
 
 
 def test_resume_a_job_that_is_not_cancelled_conflicts(api):
-    job_id = _submit(api, type="test.echo")
+    job_id = api_job(api, type="test.echo")
     response = api.post_json(f"{JOBS}/{job_id}/resume", {})
     assert response.status_code == 409
     assert Job.objects.get(id=job_id).state == "pending"
@@ -274,15 +265,15 @@ def test_resume_a_job_that_is_not_cancelled_conflicts(api):
 
 
 def test_explain_a_due_job_counts_the_jobs_ahead_of_it(api):
-    _submit(api, type="test.echo", priority="normal")  # older, same priority: ahead
-    _submit(api, type="test.echo", priority="high")  # due, better: ahead
-    _submit(api, type="test.echo", priority="critical")  # due, better: ahead
-    _submit(
+    api_job(api, type="test.echo", priority="normal")  # older, same priority: ahead
+    api_job(api, type="test.echo", priority="high")  # due, better: ahead
+    api_job(api, type="test.echo", priority="critical")  # due, better: ahead
+    api_job(
         api, type="test.echo", priority="critical", run_at=_later(hours=1)
     )  # not due
-    mine = _submit(api, type="test.echo", priority="normal")
-    _submit(api, type="test.echo", priority="low")  # worse: behind
-    _submit(api, type="test.echo", priority="normal")  # newer, same priority: behind
+    mine = api_job(api, type="test.echo", priority="normal")
+    api_job(api, type="test.echo", priority="low")  # worse: behind
+    api_job(api, type="test.echo", priority="normal")  # newer, same priority: behind
     response = api.get(f"{JOBS}/{mine}/explain")
     assert response.status_code == 200
     data = response.json()["data"]
@@ -294,23 +285,23 @@ def test_explain_a_due_job_counts_the_jobs_ahead_of_it(api):
 
 def test_explain_a_future_job_says_scheduled(api):
     run_at = _later(hours=2)
-    job_id = _submit(api, type="test.echo", run_at=run_at)
+    job_id = api_job(api, type="test.echo", run_at=run_at)
     reasons = api.get(f"{JOBS}/{job_id}/explain").json()["data"]["reasons"]
     assert _codes(reasons) == ["SCHEDULED"]
     assert reasons[0]["data"]["run_at"][:16] == run_at[:16]
 
 
 def test_explain_after_a_failed_attempt_says_retry_scheduled(api):
-    job_id = _submit(api, type="test.fail", payload={"retryable": True}, max_retries=3)
-    _run_all()
+    job_id = api_job(api, type="test.fail", payload={"retryable": True}, max_retries=3)
+    run_due_jobs()
     reasons = api.get(f"{JOBS}/{job_id}/explain").json()["data"]["reasons"]
     assert _codes(reasons) == ["RETRY_SCHEDULED"]
     assert reasons[0]["data"]["attempts"] == 1
 
 
 def test_explain_a_waiting_job_names_its_dependency_and_state(api):
-    dependency = _submit(api, type="test.echo", run_at=_later(hours=1))
-    job_id = _submit(api, type="test.echo", depends_on=[dependency])
+    dependency = api_job(api, type="test.echo", run_at=_later(hours=1))
+    job_id = api_job(api, type="test.echo", depends_on=[dependency])
     data = api.get(f"{JOBS}/{job_id}/explain").json()["data"]
     assert data["state"] == "waiting"
     [reason] = data["reasons"]
@@ -320,19 +311,19 @@ def test_explain_a_waiting_job_names_its_dependency_and_state(api):
 
 
 def test_explain_a_job_of_a_paused_type(api):
-    job_id = _submit(api, type="test.echo")
+    job_id = api_job(api, type="test.echo")
     JobType.objects.filter(name="test.echo").update(paused=True)
     reasons = api.get(f"{JOBS}/{job_id}/explain").json()["data"]["reasons"]
     assert "TYPE_PAUSED" in _codes(reasons)
-    assert _run_all() == 0  # and indeed it is not claimed
+    assert run_due_jobs() == 0  # and indeed it is not claimed
     JobType.objects.filter(name="test.echo").update(paused=False)
     reasons = api.get(f"{JOBS}/{job_id}/explain").json()["data"]["reasons"]
     assert "TYPE_PAUSED" not in _codes(reasons)
 
 
 def test_explain_a_finished_job(api):
-    job_id = _submit(api, type="test.fail", payload={"code": "NOPE"})
-    _run_all()
+    job_id = api_job(api, type="test.fail", payload={"code": "NOPE"})
+    run_due_jobs()
     [reason] = api.get(f"{JOBS}/{job_id}/explain").json()["data"]["reasons"]
     assert reason["code"] == "FINISHED"
     assert reason["data"]["state"] == "dead"
@@ -344,8 +335,8 @@ def test_explain_a_finished_job(api):
 
 @pytest.mark.django_db(transaction=True)
 def test_progress_is_throttled_and_the_final_report_is_kept(api):
-    job_id = _submit(api, type="test.progress")
-    _run_all()
+    job_id = api_job(api, type="test.progress")
+    run_due_jobs()
     response = api.get(f"{JOBS}/{job_id}/progress")
     assert response.status_code == 200
     data = response.json()["data"]
@@ -361,8 +352,8 @@ def test_progress_is_throttled_and_the_final_report_is_kept(api):
 
 @pytest.mark.django_db(transaction=True)
 def test_progress_reported_before_a_failure_stays_visible(api):
-    job_id = _submit(api, type="test.progress_stop")
-    _run_all()
+    job_id = api_job(api, type="test.progress_stop")
+    run_due_jobs()
     data = api.get(f"{JOBS}/{job_id}/progress").json()["data"]
     assert data["state"] == "dead"
     assert (data["pct"], data["stage"], data["message"]) == (
@@ -377,7 +368,7 @@ def test_progress_reported_before_a_failure_stays_visible(api):
 
 
 def test_progress_of_a_job_that_never_ran(api):
-    job_id = _submit(api, type="test.echo")
+    job_id = api_job(api, type="test.echo")
     data = api.get(f"{JOBS}/{job_id}/progress").json()["data"]
     assert data["pct"] is None and data["state"] == "pending"
 
@@ -388,10 +379,10 @@ def test_progress_of_a_job_that_never_ran(api):
 def test_result_file_is_listed_and_streamed_back(api, settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path)
     content = "id,total\n1,9.50\n2,3.25\n"
-    job_id = _submit(
+    job_id = api_job(
         api, type="test.file", payload={"name": "report.csv", "content": content}
     )
-    _run_all()
+    run_due_jobs()
     result = api.get(f"{JOBS}/{job_id}/result")
     assert result.status_code == 200
     data = result.json()["data"]
@@ -407,8 +398,8 @@ def test_result_file_is_listed_and_streamed_back(api, settings, tmp_path):
 
 
 def test_result_without_a_file(api):
-    job_id = _submit(api, type="test.echo", payload={"answer": 42})
-    _run_all()
+    job_id = api_job(api, type="test.echo", payload={"answer": 42})
+    run_due_jobs()
     data = api.get(f"{JOBS}/{job_id}/result").json()["data"]
     assert data["result"] == {"answer": 42} and data["file"] is None
     download = api.get(f"{JOBS}/{job_id}/result/download")
@@ -419,8 +410,8 @@ def test_result_without_a_file(api):
 
 def test_download_when_the_file_is_gone_from_storage(api, settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path)
-    job_id = _submit(api, type="test.file", payload={"name": "a.txt", "content": "x"})
-    _run_all()
+    job_id = api_job(api, type="test.file", payload={"name": "a.txt", "content": "x"})
+    run_due_jobs()
     (tmp_path / Job.objects.get(id=job_id).result_file.name).unlink()
     response = api.get(f"{JOBS}/{job_id}/result/download")
     assert response.status_code == 404
@@ -431,10 +422,10 @@ def test_download_when_the_file_is_gone_from_storage(api, settings, tmp_path):
 
 
 def test_dependencies_and_dependents_endpoints(api):
-    a = _submit(api, type="test.echo", run_at=_later(hours=1))
-    b = _submit(api, type="test.echo", run_at=_later(hours=1))
-    child = _submit(api, type="test.echo", depends_on=[a, b])
-    other = _submit(api, type="test.echo", depends_on=[a])
+    a = api_job(api, type="test.echo", run_at=_later(hours=1))
+    b = api_job(api, type="test.echo", run_at=_later(hours=1))
+    child = api_job(api, type="test.echo", depends_on=[a, b])
+    other = api_job(api, type="test.echo", depends_on=[a])
     deps = api.get(f"{JOBS}/{child}/dependencies")
     assert deps.status_code == 200
     assert [j["id"] for j in deps.json()["data"]] == [a, b]
@@ -453,13 +444,13 @@ def test_dependencies_and_dependents_endpoints(api):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_retry_resumes_from_the_last_checkpoint(api):
-    job_id = _submit(api, type="test.checkpoint", max_retries=2)
-    _run_all()
+    job_id = api_job(api, type="test.checkpoint", max_retries=2)
+    run_due_jobs()
     job = Job.objects.get(id=job_id)
     assert job.state == "pending" and job.attempts == 1
     assert job.checkpoint == {"cursor": 3, "seen": ["a", "b", "c"]}
     Job.objects.filter(id=job_id).update(run_at=timezone.now())  # the retry is due
-    _run_all()
+    run_due_jobs()
     job = Job.objects.get(id=job_id)
     assert job.state == "succeeded" and job.attempts == 2
     assert job.result == {
@@ -469,23 +460,23 @@ def test_a_retry_resumes_from_the_last_checkpoint(api):
 
 
 def test_resume_a_job_cancelled_while_waiting_puts_it_back_to_wait(api):
-    dependency = _submit(api, type="test.echo", run_at=_later(hours=1))
-    job_id = _submit(api, type="test.echo", payload={"k": 1}, depends_on=[dependency])
+    dependency = api_job(api, type="test.echo", run_at=_later(hours=1))
+    job_id = api_job(api, type="test.echo", payload={"k": 1}, depends_on=[dependency])
     api.post_json(f"{JOBS}/{job_id}/cancel", {"reason": "hold"})
     response = api.post_json(f"{JOBS}/{job_id}/resume", {})
     assert response.status_code == 200, response.json()
     assert response.json()["data"]["state"] == "waiting"
     assert _events(job_id, "job.resumed")
     Job.objects.filter(id=dependency).update(run_at=timezone.now())
-    _run_all()
+    run_due_jobs()
     job = Job.objects.get(id=job_id)
     assert job.state == "succeeded" and job.result == {"k": 1}
 
 
 def test_retry_a_job_whose_dependency_failed_never_answers_500(api):
-    dependency = _submit(api, type="test.fail")
-    job_id = _submit(api, type="test.echo", depends_on=[dependency])
-    _run_all()
+    dependency = api_job(api, type="test.fail")
+    job_id = api_job(api, type="test.echo", depends_on=[dependency])
+    run_due_jobs()
     assert Job.objects.get(id=job_id).error["code"] == "DEPENDENCY_FAILED"
     response = api.post_json(f"{JOBS}/{job_id}/retry", {})
     assert response.status_code in (200, 409), response.status_code
@@ -496,7 +487,7 @@ def test_retry_a_job_whose_dependency_failed_never_answers_500(api):
 
 
 def test_progress_of_a_running_job_shows_an_eta(api):
-    job_id = _submit(api, type="test.echo")
+    job_id = api_job(api, type="test.echo")
     _claim()
     assert job_progress_record(
         job_id=job_id,

@@ -8,16 +8,12 @@ import pytest
 from django.utils import timezone
 
 from conductor import services
-from conductor.engine.run import drain
 from conductor.models import Event, Job, RetryAttempt
+from tests.worker import run_due_jobs
 
 pytestmark = pytest.mark.django_db
 
 JOBS = "/api/v2/jobs"
-
-
-def _run_all():
-    return drain(queue="default", ring=lambda queue: None, worker="test-worker")
 
 
 def test_submit_creates_a_pending_job_with_its_event(api):
@@ -104,13 +100,13 @@ def test_future_run_at_is_kept_and_not_run_early(api):
         JOBS, {"type": "demo.noop", "run_at": later.isoformat()}
     ).json()
     assert data["data"]["run_at"].startswith(later.strftime("%Y-%m-%dT%H:%M"))
-    assert _run_all() == 0
+    assert run_due_jobs() == 0
     assert Job.objects.get().state == "pending"
 
 
 def test_detail_shows_state_attempts_result_and_error(api):
     job_id = api.post_json(JOBS, {"type": "demo.noop"}).json()["data"]["id"]
-    _run_all()
+    run_due_jobs()
     data = api.get(f"{JOBS}/{job_id}").json()["data"]
     assert data["state"] == "succeeded"
     assert data["attempts"] == 1
@@ -129,7 +125,7 @@ def test_failure_records_error_and_schedules_a_retry(api):
         },
     ).json()["data"]["id"]
     before = timezone.now()
-    _run_all()
+    run_due_jobs()
     data = api.get(f"{JOBS}/{job_id}").json()["data"]
     assert data["state"] == "pending" and data["attempts"] == 1
     assert data["error"]["code"] == "HTTP_5XX"
@@ -144,9 +140,9 @@ def test_last_failure_ends_dead_with_every_attempt_on_record(api):
     job_id = api.post_json(
         JOBS, {"type": "demo.flaky", "max_retries": 1, "payload": {"fail_rate": 1}}
     ).json()["data"]["id"]
-    _run_all()
+    run_due_jobs()
     Job.objects.filter(id=job_id).update(run_at=timezone.now())  # the retry is due
-    _run_all()
+    run_due_jobs()
     data = api.get(f"{JOBS}/{job_id}").json()["data"]
     assert data["state"] == "dead" and data["attempts"] == 2
     attempts = api.get(f"{JOBS}/{job_id}/attempts").json()["data"]
@@ -169,7 +165,7 @@ def test_last_failure_ends_dead_with_every_attempt_on_record(api):
 
 def test_events_are_the_jobs_journal_in_order(api):
     job_id = api.post_json(JOBS, {"type": "demo.noop"}).json()["data"]["id"]
-    _run_all()
+    run_due_jobs()
     events = api.get(f"{JOBS}/{job_id}/events").json()["data"]
     assert [e["type"] for e in events] == [
         "job.submitted",
@@ -210,7 +206,7 @@ def test_a_result_that_is_not_json_fails_without_breaking_the_batch(api, monkeyp
     monkeypatch.setitem(registry._registry, "demo.noop", spec)
     bad = api.post_json(JOBS, {"type": "demo.noop", "payload": {"bad": True}})
     good = api.post_json(JOBS, {"type": "demo.noop", "payload": {}})
-    _run_all()
+    run_due_jobs()
     assert (
         Job.objects.get(id=bad.json()["data"]["id"]).error["code"] == "RESULT_INVALID"
     )

@@ -8,9 +8,10 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
-from conductor.engine.run import drain
 from conductor.models import Event, Job
 from tests.conductor import jobtypes_for_tests  # noqa: F401 - registers test.* types
+from tests.factories import api_job
+from tests.worker import run_due_jobs
 
 pytestmark = pytest.mark.django_db
 
@@ -19,18 +20,8 @@ BULK = "/api/v2/jobs/bulk"
 EXECUTE = "/api/v2/jobs/execute"
 
 
-def _run_all():
-    return drain(queue="default", ring=lambda queue: None, worker="test-worker")
-
-
 def _fields(response):
     return [e["field"] for e in response.json()["errors"]]
-
-
-def _submit(api, **body):
-    response = api.post_json(JOBS, body)
-    assert response.status_code == 201, response.json()
-    return response.json()["data"]["id"]
 
 
 # --- bulk -----------------------------------------------------------------------------
@@ -63,7 +54,7 @@ def test_bulk_creates_every_job_in_order_with_one_event_each(api):
 
 
 def test_bulk_submitted_events_describe_each_job(api):
-    first = _submit(api, type="test.echo", run_at="2999-01-01T00:00:00Z")
+    first = api_job(api, type="test.echo", run_at="2999-01-01T00:00:00Z")
     jobs = [
         {"type": "test.echo", "priority": "critical"},
         {"type": "test.echo", "depends_on": [first]},
@@ -87,14 +78,14 @@ PAYLOAD = {
 
 
 def test_payloads_are_stored_exactly_as_sent(api):
-    single = _submit(api, type="test.echo", payload=PAYLOAD)
+    single = api_job(api, type="test.echo", payload=PAYLOAD)
     [bulk] = api.post_json(
         BULK, {"jobs": [{"type": "test.echo", "payload": PAYLOAD}]}
     ).json()["data"]["ids"]
     for job_id in (single, bulk):
         assert Job.objects.get(id=job_id).payload == PAYLOAD
         assert api.get(f"{JOBS}/{job_id}").json()["data"]["payload"] == PAYLOAD
-    _run_all()
+    run_due_jobs()
     assert Job.objects.get(id=bulk).result == PAYLOAD
 
 
@@ -205,8 +196,8 @@ def test_duplicate_idempotency_keys_in_one_bulk_make_one_job(api):
     assert Event.objects.filter(type="job.submitted").count() == 2
 
 
-def test_bulk_replays_keys_used_by_an_earlier_submit(api):
-    earlier = _submit(api, type="test.echo", idempotency_key="order-9")
+def test_bulk_replays_keys_used_by_an_earlierapi_job(api):
+    earlier = api_job(api, type="test.echo", idempotency_key="order-9")
     jobs = [
         {"type": "test.echo", "idempotency_key": "order-9"},
         {"type": "test.echo", "idempotency_key": "order-10"},
@@ -221,7 +212,7 @@ def test_bulk_replays_keys_used_by_an_earlier_submit(api):
 
 
 def test_bulk_with_dependencies_on_existing_jobs_waits(api):
-    first = _submit(api, type="test.echo", payload={"step": 1})
+    first = api_job(api, type="test.echo", payload={"step": 1})
     jobs = [
         {"type": "test.echo", "depends_on": [first]},
         {"type": "test.echo", "depends_on": {"jobs": [first], "mode": "any"}},
@@ -230,7 +221,7 @@ def test_bulk_with_dependencies_on_existing_jobs_waits(api):
     ids = api.post_json(BULK, {"jobs": jobs}).json()["data"]["ids"]
     states = [Job.objects.get(id=i).state for i in ids]
     assert states == ["waiting", "waiting", "pending"]
-    _run_all()
+    run_due_jobs()
     assert {Job.objects.get(id=i).state for i in ids} == {"succeeded"}
 
 
@@ -284,7 +275,7 @@ def test_execute_waits_for_a_worker_and_returns_the_result(api):
     def worker():
         try:
             while not stop.is_set():
-                if not _run_all():
+                if not run_due_jobs():
                     time.sleep(0.02)
         finally:
             connections.close_all()
@@ -349,11 +340,11 @@ def _listed(api, **params):
 
 
 def test_filter_by_type_state_and_priority(api):
-    echo_high = _submit(api, type="test.echo", priority="high")
-    echo_low = _submit(api, type="test.echo", priority="low")
-    noop = _submit(api, type="demo.noop", priority="high")
-    failing = _submit(api, type="test.fail", run_at="2999-01-01T00:00:00Z")
-    _run_all()
+    echo_high = api_job(api, type="test.echo", priority="high")
+    echo_low = api_job(api, type="test.echo", priority="low")
+    noop = api_job(api, type="demo.noop", priority="high")
+    failing = api_job(api, type="test.fail", run_at="2999-01-01T00:00:00Z")
+    run_due_jobs()
     assert _listed(api, type="test.echo") == {echo_high, echo_low}
     assert _listed(api, type="test.echo,demo.noop") == {echo_high, echo_low, noop}
     assert _listed(api, state="pending") == {failing}
@@ -365,7 +356,7 @@ def test_filter_by_type_state_and_priority(api):
 
 def test_filter_by_creation_time(api):
     now = timezone.now()
-    old, middle, new = (_submit(api, type="test.echo") for _ in range(3))
+    old, middle, new = (api_job(api, type="test.echo") for _ in range(3))
     for job_id, days in ((old, 10), (middle, 5), (new, 0)):
         Job.objects.filter(id=job_id).update(created_at=now - timedelta(days=days))
     after = (now - timedelta(days=7)).isoformat()
@@ -376,12 +367,12 @@ def test_filter_by_creation_time(api):
 
 
 def test_filter_by_a_json_path_in_the_payload(api):
-    ann = _submit(
+    ann = api_job(
         api, type="test.echo", payload={"customer": {"id": 42, "name": "ann"}}
     )
-    _submit(api, type="test.echo", payload={"customer": {"id": 7, "name": "bob"}})
-    text = _submit(api, type="test.echo", payload={"customer": {"id": "42"}})
-    _submit(api, type="test.echo", payload={"other": True})
+    api_job(api, type="test.echo", payload={"customer": {"id": 7, "name": "bob"}})
+    text = api_job(api, type="test.echo", payload={"customer": {"id": "42"}})
+    api_job(api, type="test.echo", payload={"other": True})
     assert _listed(api, **{"payload.customer.id": "42"}) == {ann}  # read as JSON
     assert _listed(api, **{"payload.customer.id": '"42"'}) == {text}
     assert _listed(api, **{"payload.customer.name": "ann"}) == {ann}  # read as text
@@ -414,14 +405,14 @@ def test_an_impossible_date_time_is_refused_naming_the_parameter(api, param):
 
 
 def test_a_payload_path_cannot_smuggle_a_lookup(api):
-    _submit(api, type="test.echo", payload={"name": "ann"})
+    api_job(api, type="test.echo", payload={"name": "ann"})
     response = api.get(JOBS, {"payload.name__regex": "("})
     assert response.status_code == 400
     assert _fields(response) == ["payload.name__regex"]
 
 
 def test_an_unknown_type_filter_is_refused_naming_the_parameter(api):
-    _submit(api, type="test.echo")
+    api_job(api, type="test.echo")
     response = api.get(JOBS, {"type": "test.ecko"})
     assert response.status_code == 400
     assert _fields(response) == ["type"]

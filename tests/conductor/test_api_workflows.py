@@ -3,18 +3,14 @@ nodes are jobs, conditions that skip branches, failures that fail the run."""
 
 import pytest
 
-from conductor.engine.run import drain
 from conductor.models import Event, Job, Workflow, WorkflowRun
 from tests.conductor import jobtypes_for_tests  # noqa: F401 - registers test.* types
+from tests.worker import run_due_jobs
 
 pytestmark = pytest.mark.django_db
 
 WORKFLOWS = "/api/v2/workflows"
 RUNS = "/api/v2/workflow-runs"
-
-
-def _run_all():
-    return drain(queue="default", ring=lambda queue: None, worker="test-worker")
 
 
 def _fields(response):
@@ -38,7 +34,7 @@ def _start(api, name, body=None):
 def _finish(api, run_id, rounds=10):
     """Drain until the run ends (each round is what a woken worker would do)."""
     for _ in range(rounds):
-        _run_all()
+        run_due_jobs()
         data = api.get(f"{RUNS}/{run_id}").json()["data"]
         if data["state"] != "running":
             return data

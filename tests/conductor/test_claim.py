@@ -4,19 +4,14 @@ import threading
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.db import connections
 from django.utils import timezone
 
-from conductor import services
 from conductor.engine.claim import claim_batch
 from conductor.engine.sweep import jobs_age
 from conductor.models import Job, JobType, Priority, RetryAttempt
-from conductor.services import JobRequest
-
-
-def _submit(type_="demo.noop", n=1, payload=None, **kw):
-    requests = [JobRequest(type=type_, payload=payload or {}, **kw) for _ in range(n)]
-    return [job for job, _ in services.jobs_submit(requests=requests)]
+from tests.factories import JobFactory, jobs_submitted
 
 
 def _claim(limit=100, worker="w"):
@@ -31,18 +26,18 @@ def _claim(limit=100, worker="w"):
 
 @pytest.mark.django_db
 def test_higher_priority_first_then_oldest():
-    low = _submit(priority="low")[0]
-    normal = _submit()[0]
-    critical = _submit(priority="critical")[0]
-    high = _submit(priority="high")[0]
+    low = JobFactory(priority="low")
+    normal = JobFactory()
+    critical = JobFactory(priority="critical")
+    high = JobFactory(priority="high")
     claimed = [c.id for c in _claim()]
     assert claimed == [str(j.id) for j in (critical, high, normal, low)]
 
 
 @pytest.mark.django_db
 def test_fair_share_interleaves_job_types_at_the_same_priority():
-    _submit("demo.noop", n=10)
-    _submit("demo.sleep", n=3, payload={"seconds": 0})
+    JobFactory.create_batch(10)
+    JobFactory.create_batch(3, type="demo.sleep", payload={"seconds": 0})
     first_six = [c.type for c in _claim(limit=6)]
     assert first_six.count("demo.sleep") == 3  # not starved behind ten noops
     assert first_six[:2] in (["demo.noop", "demo.sleep"], ["demo.sleep", "demo.noop"])
@@ -50,7 +45,7 @@ def test_fair_share_interleaves_job_types_at_the_same_priority():
 
 @pytest.mark.django_db
 def test_claim_marks_running_and_records_attempt_and_event():
-    job = _submit()[0]
+    job = JobFactory()
     [claimed] = _claim(worker="w1")
     job.refresh_from_db()
     assert job.state == "running" and job.locked_by == "w1" and job.attempts == 1
@@ -63,8 +58,8 @@ def test_claim_marks_running_and_records_attempt_and_event():
 
 @pytest.mark.django_db
 def test_future_and_paused_work_is_not_claimed():
-    _submit(run_at=timezone.now() + timedelta(hours=1))
-    _submit("demo.sleep", payload={"seconds": 0})
+    JobFactory(run_at=timezone.now() + timedelta(hours=1))
+    JobFactory(type="demo.sleep", payload={"seconds": 0})
     JobType.objects.filter(name="demo.sleep").update(paused=True)
     assert _claim() == []
     JobType.objects.filter(name="demo.sleep").update(paused=False)
@@ -73,7 +68,7 @@ def test_future_and_paused_work_is_not_claimed():
 
 @pytest.mark.django_db
 def test_concurrency_limit_per_type():
-    _submit(n=5)
+    JobFactory.create_batch(5)
     JobType.objects.filter(name="demo.noop").update(max_concurrency=2)
     assert len(_claim()) == 2
     assert _claim() == []  # both slots taken
@@ -84,29 +79,29 @@ def test_concurrency_limit_per_type():
 @pytest.mark.django_db
 def test_aging_raises_waiting_jobs_one_level_per_interval(settings):
     settings.CONDUCTOR_ENGINE_AGING_S = 60
-    old_low = _submit(priority="low")[0]
-    fresh_low = _submit(priority="low")[0]
-    Job.objects.filter(id=old_low.id).update(
-        run_at=timezone.now() - timedelta(minutes=2)
-    )
-    assert jobs_age(now=timezone.now()) == 1
-    old_low.refresh_from_db()
-    fresh_low.refresh_from_db()
-    assert old_low.priority == Priority.HIGH and old_low.base_priority == Priority.LOW
-    assert fresh_low.priority == Priority.LOW
-    Job.objects.filter(id=old_low.id).update(run_at=timezone.now() - timedelta(hours=1))
-    jobs_age(now=timezone.now())
-    old_low.refresh_from_db()
-    assert old_low.priority == Priority.CRITICAL  # capped at the top level
-    normal = _submit()[0]
-    assert _claim(limit=1)[0].id == str(old_low.id)  # the aged job goes first
-    assert normal
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        old_low = JobFactory(priority="low")
+        clock.shift(timedelta(minutes=2))
+        fresh_low = JobFactory(priority="low")
+        assert jobs_age(now=timezone.now()) == 1
+        old_low.refresh_from_db()
+        fresh_low.refresh_from_db()
+        assert old_low.priority == Priority.HIGH
+        assert old_low.base_priority == Priority.LOW
+        assert fresh_low.priority == Priority.LOW
+        clock.shift(timedelta(hours=1))
+        jobs_age(now=timezone.now())
+        old_low.refresh_from_db()
+        assert old_low.priority == Priority.CRITICAL  # capped at the top level
+        normal = JobFactory()
+        assert _claim(limit=1)[0].id == str(old_low.id)  # the aged job goes first
+        assert normal
 
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_claimers_never_take_the_same_job():
     total = 600
-    _submit(n=total)
+    jobs_submitted(total)
     taken: list[str] = []
     lock = threading.Lock()
 

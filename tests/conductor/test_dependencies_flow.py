@@ -6,27 +6,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from conductor.engine.claim import claim_batch
-from conductor.engine.complete import complete_batch
-from conductor.engine.judge import judge_batch
-from conductor.engine.run import drain
-from conductor.engine.supervise import run_batch
 from conductor.models import Event, Job, JobType
 from tests.conductor import jobtypes_for_tests  # noqa: F401 - registers test.* types
+from tests.factories import api_job
+from tests.worker import one_batch, run_due_jobs
 
 pytestmark = pytest.mark.django_db
 
 JOBS = "/api/v2/jobs"
-
-
-def _run_all():
-    return drain(queue="default", ring=lambda queue: None, worker="test-worker")
-
-
-def _submit(api, **body):
-    response = api.post_json(JOBS, body)
-    assert response.status_code == 201, response.json()
-    return response.json()["data"]["id"]
 
 
 def _later(**delta):
@@ -52,7 +39,7 @@ def _event_types(job_id):
     ids=["list", "object"],
 )
 def test_a_dependent_waits_until_its_dependency_succeeds(api, depends_on):
-    dependency = _submit(api, type="test.echo", run_at=_later(hours=1))
+    dependency = api_job(api, type="test.echo", run_at=_later(hours=1))
     response = api.post_json(
         JOBS,
         {
@@ -64,10 +51,10 @@ def test_a_dependent_waits_until_its_dependency_succeeds(api, depends_on):
     assert response.status_code == 201
     dependent = response.json()["data"]["id"]
     assert response.json()["data"]["state"] == "waiting"
-    assert _run_all() == 0  # the dependency is not due; the dependent may not run
+    assert run_due_jobs() == 0  # the dependency is not due; the dependent may not run
     assert _state(dependent) == "waiting"
     _make_due(dependency)
-    assert _run_all() == 2
+    assert run_due_jobs() == 2
     assert _state(dependency) == "succeeded"
     dependent_job = Job.objects.get(id=dependent)
     assert dependent_job.state == "succeeded" and dependent_job.result == {"x": 1}
@@ -80,73 +67,73 @@ def test_a_dependent_waits_until_its_dependency_succeeds(api, depends_on):
 
 
 def test_a_released_dependent_is_pending_until_a_worker_takes_it(api):
-    dependency = _submit(api, type="test.echo")
-    dependent = _submit(api, type="demo.noop", depends_on=[dependency])
+    dependency = api_job(api, type="test.echo")
+    dependent = api_job(api, type="demo.noop", depends_on=[dependency])
     JobType.objects.filter(name="demo.noop").update(paused=True)  # no worker takes it
-    _run_all()
+    run_due_jobs()
     assert _state(dependency) == "succeeded"
     assert _state(dependent) == "pending"
     ready = Event.objects.get(subject_id=dependent, type="job.ready")
     assert ready.data["state"] == "pending"
     JobType.objects.filter(name="demo.noop").update(paused=False)
-    _run_all()
+    run_due_jobs()
     assert _state(dependent) == "succeeded"
 
 
 def test_a_released_dependent_still_waits_for_its_own_run_at(api):
-    dependency = _submit(api, type="test.echo")
-    dependent = _submit(
+    dependency = api_job(api, type="test.echo")
+    dependent = api_job(
         api, type="test.echo", depends_on=[dependency], run_at=_later(hours=1)
     )
-    _run_all()
+    run_due_jobs()
     assert _state(dependency) == "succeeded"
     assert _state(dependent) == "pending"
     assert Job.objects.get(id=dependent).run_at > timezone.now() + timedelta(minutes=50)
 
 
 def test_all_mode_waits_for_every_dependency(api):
-    now_ = _submit(api, type="test.echo")
-    later = _submit(api, type="test.echo", run_at=_later(hours=1))
-    dependent = _submit(api, type="test.echo", depends_on=[now_, later])
-    _run_all()
+    now_ = api_job(api, type="test.echo")
+    later = api_job(api, type="test.echo", run_at=_later(hours=1))
+    dependent = api_job(api, type="test.echo", depends_on=[now_, later])
+    run_due_jobs()
     assert _state(now_) == "succeeded"
     assert _state(dependent) == "waiting"
     _make_due(later)
-    _run_all()
+    run_due_jobs()
     assert _state(dependent) == "succeeded"
 
 
 @pytest.mark.parametrize("style", ["object", "field"])
 def test_any_mode_goes_as_soon_as_one_dependency_succeeds(api, style):
-    quick = _submit(api, type="test.echo")
-    slow = _submit(api, type="test.echo", run_at=_later(hours=1))
+    quick = api_job(api, type="test.echo")
+    slow = api_job(api, type="test.echo", run_at=_later(hours=1))
     if style == "object":
         body = {"depends_on": {"jobs": [slow, quick], "mode": "any"}}
     else:
         body = {"depends_on": [slow, quick], "dependency_mode": "any"}
-    dependent = _submit(api, type="test.echo", **body)
+    dependent = api_job(api, type="test.echo", **body)
     assert Job.objects.get(id=dependent).dependency_mode == "any"
-    _run_all()
+    run_due_jobs()
     assert _state(dependent) == "succeeded"
     assert _state(slow) == "pending"  # never waited for
 
 
 def test_any_mode_aborts_when_every_dependency_failed(api):
-    first = _submit(api, type="test.fail")
-    second = _submit(api, type="test.fail")
-    dependent = _submit(
+    first = api_job(api, type="test.fail")
+    second = api_job(api, type="test.fail")
+    dependent = api_job(
         api, type="test.echo", depends_on={"jobs": [first, second], "mode": "any"}
     )
-    _run_all()
+    run_due_jobs()
     job = Job.objects.get(id=dependent)
     assert job.state == "failed" and job.error["code"] == "DEPENDENCY_FAILED"
 
 
 def test_abort_fails_the_dependent_with_dependency_failed(api):
-    dependency = _submit(api, type="test.fail", payload={"code": "UPSTREAM_DOWN"})
-    dependent = _submit(api, type="test.echo", depends_on=[dependency])
-    grandchild = _submit(api, type="test.echo", depends_on=[dependent])
-    _run_all()
+    dependency = api_job(api, type="test.fail", payload={"code": "UPSTREAM_DOWN"})
+    dependent = api_job(api, type="test.echo", depends_on=[dependency])
+    grandchild = api_job(api, type="test.echo", depends_on=[dependent])
+    run_due_jobs()
     job = Job.objects.get(id=dependent)
     assert job.state == "failed" and job.attempts == 0  # never ran
     assert job.error["code"] == "DEPENDENCY_FAILED"
@@ -160,8 +147,8 @@ def test_abort_fails_the_dependent_with_dependency_failed(api):
 
 
 def test_submitting_on_a_dependency_that_already_failed_fails_at_once(api):
-    dependency = _submit(api, type="test.fail")
-    _run_all()
+    dependency = api_job(api, type="test.fail")
+    run_due_jobs()
     response = api.post_json(JOBS, {"type": "test.echo", "depends_on": [dependency]})
     assert response.status_code == 201
     assert response.json()["data"]["state"] == "failed"
@@ -169,53 +156,53 @@ def test_submitting_on_a_dependency_that_already_failed_fails_at_once(api):
 
 
 def test_submitting_on_a_dependency_that_already_succeeded_is_pending_at_once(api):
-    dependency = _submit(api, type="test.echo")
-    _run_all()
+    dependency = api_job(api, type="test.echo")
+    run_due_jobs()
     response = api.post_json(
         JOBS, {"type": "test.echo", "payload": {"v": 2}, "depends_on": [dependency]}
     )
     assert response.json()["data"]["state"] == "pending"
-    _run_all()
+    run_due_jobs()
     assert Job.objects.get(id=response.json()["data"]["id"]).result == {"v": 2}
 
 
 @pytest.mark.parametrize("style", ["object", "field"])
 def test_continue_runs_the_dependent_anyway(api, style):
-    failing = _submit(api, type="test.fail")
-    fine = _submit(api, type="test.echo")
+    failing = api_job(api, type="test.fail")
+    fine = api_job(api, type="test.echo")
     if style == "object":
         body = {"depends_on": {"jobs": [failing, fine], "on_failure": "continue"}}
     else:
         body = {"depends_on": [failing, fine], "on_dependency_failure": "continue"}
-    dependent = _submit(api, type="test.echo", payload={"ran": True}, **body)
-    _run_all()
+    dependent = api_job(api, type="test.echo", payload={"ran": True}, **body)
+    run_due_jobs()
     assert _state(failing) == "dead"
     job = Job.objects.get(id=dependent)
     assert job.state == "succeeded" and job.result == {"ran": True}
 
 
 def test_continue_still_waits_for_the_unfinished_dependencies(api):
-    failing = _submit(api, type="test.fail")
-    later = _submit(api, type="test.echo", run_at=_later(hours=1))
-    dependent = _submit(
+    failing = api_job(api, type="test.fail")
+    later = api_job(api, type="test.echo", run_at=_later(hours=1))
+    dependent = api_job(
         api,
         type="test.echo",
         depends_on={"jobs": [failing, later], "on_failure": "continue"},
     )
-    _run_all()
+    run_due_jobs()
     assert _state(failing) == "dead"
     assert _state(dependent) == "waiting"
 
 
 def test_retry_requeues_the_failed_dependency_and_the_dependent_keeps_waiting(api):
-    dependency = _submit(api, type="test.fail_first", max_retries=0)
-    dependent = _submit(
+    dependency = api_job(api, type="test.fail_first", max_retries=0)
+    dependent = api_job(
         api,
         type="test.echo",
         payload={"after": "retry"},
         depends_on={"jobs": [dependency], "on_failure": "retry"},
     )
-    assert _run_all() == 3  # the dependency twice, then the dependent
+    assert run_due_jobs() == 3  # the dependency twice, then the dependent
     dep = Job.objects.get(id=dependency)
     # Re-queued by the dependent's rule (its first attempt failed for good) ...
     assert "job.retried" in _event_types(dependency)
@@ -229,36 +216,27 @@ def test_retry_requeues_the_failed_dependency_and_the_dependent_keeps_waiting(ap
 
 
 def test_retry_rule_keeps_the_dependent_waiting_while_the_dependency_reruns(api):
-    dependency = _submit(api, type="test.fail", max_retries=0)
-    dependent = _submit(
+    dependency = api_job(api, type="test.fail", max_retries=0)
+    dependent = api_job(
         api, type="test.echo", depends_on={"jobs": [dependency], "on_failure": "retry"}
     )
-    assert _one_batch() == 1  # the dependency fails for good ...
+    assert one_batch() == 1  # the dependency fails for good ...
     assert _state(dependency) == "pending"  # ... and is put back in the queue
     assert _event_types(dependency).count("job.retried") == 1
     assert _state(dependent) == "waiting"
     assert Job.objects.get(id=dependent).dependency_retries == 1
     for _ in range(3):  # it keeps failing: three re-runs, then the dependent gives up
-        assert _one_batch() == 1
+        assert one_batch() == 1
     job = Job.objects.get(id=dependent)
     assert job.state == "failed" and job.error["code"] == "DEPENDENCY_FAILED"
     assert job.dependency_retries == 3
     assert _event_types(dependency).count("job.retried") == 3
     assert Job.objects.get(id=dependency).attempts == 4
-    assert _one_batch() == 0
-
-
-def _one_batch():
-    """One claim-run-complete round of a worker (``drain`` would loop on)."""
-    batch = claim_batch(
-        queue="default", worker="test-worker", limit=100, now=timezone.now(), lease_s=30
-    )
-    finished = judge_batch(run_batch(batch, worker="test-worker"))
-    return complete_batch(finished=finished, worker="test-worker", now=timezone.now())
+    assert one_batch() == 0
 
 
 def test_unknown_dependency_is_refused_naming_it(api):
-    known = _submit(api, type="test.echo")
+    known = api_job(api, type="test.echo")
     for body in (
         {"depends_on": ["00000000-0000-0000-0000-000000000009"]},
         {"depends_on": {"jobs": ["00000000-0000-0000-0000-000000000009"]}},
@@ -296,7 +274,7 @@ def test_malformed_dependencies_are_named(api, body, field):
 
 
 def test_a_child_inherits_its_parents_priority(api):
-    parent = _submit(api, type="test.echo", priority="critical")
+    parent = api_job(api, type="test.echo", priority="critical")
     child = api.post_json(JOBS, {"type": "demo.noop", "parent": parent}).json()["data"]
     assert child["priority"] == "critical"
     assert child["parent"] == parent
@@ -319,8 +297,8 @@ def test_an_unknown_parent_is_refused(api):
 
 
 def test_cancelling_a_dependency_of_a_retry_dependent_still_cancels(api):
-    dependency = _submit(api, type="test.echo", run_at=_later(hours=1))
-    dependent = _submit(
+    dependency = api_job(api, type="test.echo", run_at=_later(hours=1))
+    dependent = api_job(
         api, type="test.echo", depends_on={"jobs": [dependency], "on_failure": "retry"}
     )
     response = api.post_json(f"{JOBS}/{dependency}/cancel", {"reason": "withdrawn"})

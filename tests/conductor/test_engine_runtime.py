@@ -11,21 +11,10 @@ from django.utils import timezone
 
 from conductor import services
 from conductor.engine.claim import claim_batch
-from conductor.engine.run import drain
 from conductor.engine.sweep import leases_reclaim
 from conductor.models import Event, Job, RetryAttempt
-from conductor.services import JobRequest
-
-
-def _submit(type_="demo.noop", payload=None, **kw):
-    job, _ = services.job_submit(
-        request=JobRequest(type=type_, payload=payload or {}, **kw)
-    )
-    return job
-
-
-def _drain():
-    return drain(queue="default", ring=lambda q: None, worker="test-worker")
+from tests.factories import JobFactory
+from tests.worker import run_due_jobs
 
 
 def _events(job, type_):
@@ -34,10 +23,12 @@ def _events(job, type_):
 
 @pytest.mark.django_db
 def test_a_job_past_its_timeout_fails_while_the_batch_goes_on():
-    slow = _submit("demo.sleep", {"seconds": 5}, timeout_s=1, max_retries=0)
-    quick = [_submit() for _ in range(3)]
+    slow = JobFactory(
+        type="demo.sleep", payload={"seconds": 5}, timeout_s=1, max_retries=0
+    )
+    quick = [JobFactory() for _ in range(3)]
     started = time.monotonic()
-    _drain()
+    run_due_jobs()
     elapsed = time.monotonic() - started
     slow.refresh_from_db()
     assert slow.state == "dead" and slow.error["code"] == "TIMEOUT"
@@ -51,8 +42,10 @@ def test_a_job_past_its_timeout_fails_while_the_batch_goes_on():
 
 @pytest.mark.django_db
 def test_timeout_is_retryable_by_default():
-    slow = _submit("demo.sleep", {"seconds": 3}, timeout_s=1, max_retries=2)
-    _drain()
+    slow = JobFactory(
+        type="demo.sleep", payload={"seconds": 3}, timeout_s=1, max_retries=2
+    )
+    run_due_jobs()
     slow.refresh_from_db()
     assert slow.state == "pending" and slow.error["code"] == "TIMEOUT"
     assert slow.run_at > timezone.now()
@@ -61,7 +54,7 @@ def test_timeout_is_retryable_by_default():
 def _drain_in_thread():
     def run():
         try:
-            _drain()
+            run_due_jobs()
         finally:
             connections.close_all()
 
@@ -82,7 +75,7 @@ def _wait_for(predicate, timeout=10.0):
 @pytest.mark.django_db(transaction=True)
 def test_graceful_cancel_reaches_the_running_handler(settings):
     settings.CONDUCTOR_ENGINE_LEASE_S = 3  # heartbeat every second
-    job = _submit("demo.sleep", {"seconds": 30})
+    job = JobFactory(type="demo.sleep", payload={"seconds": 30})
     thread = _drain_in_thread()
     assert _wait_for(lambda: Job.objects.get(id=job.id).state == "running")
     services.job_cancel(job_id=job.id, reason="not needed any more", actor="ops")
@@ -99,8 +92,8 @@ def test_graceful_cancel_reaches_the_running_handler(settings):
 @pytest.mark.django_db(transaction=True)
 def test_forced_cancel_frees_the_worker_and_keeps_the_cancel(settings):
     settings.CONDUCTOR_ENGINE_LEASE_S = 3
-    stubborn = _submit("demo.sleep", {"seconds": 30})
-    after = _submit()
+    stubborn = JobFactory(type="demo.sleep", payload={"seconds": 30})
+    after = JobFactory()
     thread = _drain_in_thread()
     assert _wait_for(lambda: Job.objects.get(id=stubborn.id).state == "running")
     services.job_cancel(job_id=stubborn.id, reason="stuck", actor="ops", mode="forced")
@@ -117,7 +110,7 @@ def test_forced_cancel_frees_the_worker_and_keeps_the_cancel(settings):
 
 @pytest.mark.django_db
 def test_an_expired_lease_puts_the_job_back_and_closes_its_attempt():
-    job = _submit(max_retries=2)
+    job = JobFactory(max_retries=2)
     claim_batch(
         queue="default", worker="dead-worker", limit=10, now=timezone.now(), lease_s=30
     )
@@ -142,7 +135,7 @@ def test_an_expired_lease_puts_the_job_back_and_closes_its_attempt():
     )
     assert order == ["job.lease_expired", "job.failed", "job.retry_scheduled"]
     with time_machine.travel(job.run_at + timedelta(seconds=1), tick=True):
-        _drain()
+        run_due_jobs()
     job.refresh_from_db()
     assert job.state == "succeeded" and job.attempts == 2
     assert RetryAttempt.objects.filter(job=job, status="success").count() == 1
@@ -150,7 +143,7 @@ def test_an_expired_lease_puts_the_job_back_and_closes_its_attempt():
 
 @pytest.mark.django_db
 def test_an_expired_lease_out_of_retries_dead_letters_the_job():
-    job = _submit(max_retries=0)
+    job = JobFactory(max_retries=0)
     claim_batch(queue="default", worker="dead", limit=10, now=timezone.now(), lease_s=1)
     Job.objects.filter(id=job.id).update(lease_expires_at=timezone.now() - timedelta(1))
     leases_reclaim(now=timezone.now())
@@ -164,14 +157,14 @@ def test_a_live_workers_late_outcome_is_dropped_after_its_lease_was_taken():
     from conductor.engine.execute import Attempt, execute
     from conductor.engine.judge import judge_batch
 
-    job = _submit()
+    job = JobFactory()
     [claimed] = claim_batch(
         queue="default", worker="slow", limit=1, now=timezone.now(), lease_s=1
     )
     Job.objects.filter(id=job.id).update(lease_expires_at=timezone.now() - timedelta(1))
     leases_reclaim(now=timezone.now())
     with time_machine.travel(timezone.now() + timedelta(seconds=5), tick=True):
-        _drain()  # another worker runs it, once its retry is due
+        run_due_jobs()  # another worker runs it, once its retry is due
     ran = execute(Attempt(job=claimed, worker="slow", cancel_flag=lambda: False))
     finished = judge_batch([ran])
     assert complete_batch(finished=finished, worker="slow", now=timezone.now()) == 0

@@ -17,6 +17,7 @@ import pytest
 
 from conductor.models import Event, Job, RetryAttempt
 from tests.e2e.conftest import wait_until
+from tests.factories import api_job
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -52,12 +53,6 @@ def engine(start_worker, start_beat):
     start_beat(**env)
 
 
-def _submit(api, body: dict) -> str:
-    response = api.post_json("/api/v2/jobs", body)
-    assert response.status_code == 201, response.content
-    return response.json()["data"]["id"]
-
-
 def _job(api, job_id: str) -> dict:
     return api.get(f"/api/v2/jobs/{job_id}").json()["data"]
 
@@ -74,9 +69,8 @@ def _events(subject_id: str) -> list[Event]:
 def test_retries_follow_their_exponential_backoff_then_the_job_dead_letters(
     engine, api
 ):
-    job_id = _submit(
-        api,
-        {"type": "demo.flaky", "payload": {"fail_rate": 1}, "retry_policy": POLICY},
+    job_id = api_job(
+        api, type="demo.flaky", payload={"fail_rate": 1}, retry_policy=POLICY
     )
 
     wait_until(lambda: _job(api, job_id)["state"] == "dead", timeout=25)
@@ -145,14 +139,12 @@ def test_an_open_breaker_parks_jobs_then_one_trial_closes_it(engine, api):
         actor="test",
     )
     failing = [
-        _submit(
+        api_job(
             api,
-            {
-                "type": "demo.flaky",
-                "payload": {"fail_rate": 1},
-                "max_retries": 0,
-                "breaker": "svc",
-            },
+            type="demo.flaky",
+            payload={"fail_rate": 1},
+            max_retries=0,
+            breaker="svc",
         )
         for _ in range(2)
     ]
@@ -164,10 +156,7 @@ def test_an_open_breaker_parks_jobs_then_one_trial_closes_it(engine, api):
     assert opened.data["to"] == "open"
     assert {_job(api, j)["state"] for j in failing} == {"dead"}
 
-    calls = [
-        _submit(api, {"type": "demo.noop", "payload": {}, "breaker": "svc"})
-        for _ in range(3)
-    ]
+    calls = [api_job(api, breaker="svc") for _ in range(3)]
     # The tick parks them while the breaker is open (2 s from opened_at).
     wait_until(
         lambda: Job.objects.filter(id__in=calls, state="parked").count() == 3,

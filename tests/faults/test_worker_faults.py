@@ -7,20 +7,12 @@ import pytest
 from django.db import connections
 from django.db.models import Count, Q
 
-from conductor import services
 from conductor.models import Event, Job, RetryAttempt
-from conductor.services import JobRequest
 from tests.e2e.conftest import wait_until
+from tests.factories import jobs_submitted
 from tests.faults.conftest import FAST, postgres, redis_start, redis_stop
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
-
-
-def _submit(n, seconds=0.0):
-    requests = [
-        JobRequest(type="demo.sleep", payload={"seconds": seconds}) for _ in range(n)
-    ]
-    return [str(job.id) for job, _ in services.jobs_submit(requests=requests)]
 
 
 def _count(ids, state):
@@ -40,7 +32,9 @@ def _assert_each_succeeded_exactly_once(ids):
 
 def test_kill_9_mid_batch_loses_nothing(start_worker, start_beat):
     victim = start_worker("victim", concurrency=1, **FAST)
-    ids = _submit(150, seconds=0.03)  # one batch of 100 takes about 3 s
+    ids = jobs_submitted(
+        150, type="demo.sleep", payload={"seconds": 0.03}
+    )  # one batch of 100 takes about 3 s
     wait_until(lambda: _count(ids, "succeeded") >= 100, timeout=60)
     wait_until(lambda: _count(ids, "running") > 0, timeout=30)
     victim.kill9()
@@ -57,7 +51,7 @@ def test_kill_9_mid_batch_loses_nothing(start_worker, start_beat):
 def test_redis_restart_loses_no_job(start_worker, start_beat, api):
     start_beat(**FAST)
     start_worker("w1", **FAST)
-    before = _submit(20)
+    before = jobs_submitted(20, type="demo.sleep", payload={"seconds": 0.0})
     wait_until(lambda: _count(before, "succeeded") == 20, timeout=30)
     redis_stop()
     try:
@@ -69,7 +63,7 @@ def test_redis_restart_loses_no_job(start_worker, start_beat, api):
     finally:
         redis_start()
     wait_until(lambda: _count(during, "succeeded") == 20, timeout=90)
-    after = _submit(20)
+    after = jobs_submitted(20, type="demo.sleep", payload={"seconds": 0.0})
     wait_until(lambda: _count(after, "succeeded") == 20, timeout=60)
     _assert_each_succeeded_exactly_once(before + during + after)
 
@@ -77,7 +71,7 @@ def test_redis_restart_loses_no_job(start_worker, start_beat, api):
 def test_postgresql_restart_while_workers_run(start_worker, start_beat):
     start_beat(**FAST)
     start_worker("w1", **FAST)
-    ids = _submit(200, seconds=0.02)
+    ids = jobs_submitted(200, type="demo.sleep", payload={"seconds": 0.02})
     wait_until(lambda: _count(ids, "succeeded") >= 20, timeout=60)
     try:
         postgres("restart")

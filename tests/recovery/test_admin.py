@@ -4,8 +4,6 @@ and journalled with the operator's name), records read-only."""
 import pytest
 from django.urls import reverse
 
-from conductor import services as core
-from conductor.engine.run import drain
 from conductor.models import Event, Job
 from recovery import services
 from recovery.models import (
@@ -15,10 +13,10 @@ from recovery.models import (
     Resubmission,
     RetryPolicy,
 )
+from tests.factories import DOOMED, JobFactory
+from tests.worker import run_due_jobs
 
 pytestmark = pytest.mark.django_db
-
-DOOMED = {"fail_rate": 1, "error_code": "VALIDATION_ERROR"}  # not retryable
 
 
 @pytest.fixture
@@ -29,9 +27,8 @@ def admin_client(client, make_user):
 
 def _dead(count=1):
     """Dead letters of jobs that failed for good, in id order."""
-    for _ in range(count):
-        core.job_submit(request=core.JobRequest(type="demo.flaky", payload=DOOMED))
-    drain(queue="default", ring=lambda queue: None, worker="test-worker")
+    JobFactory.create_batch(count, type="demo.flaky", payload=DOOMED)
+    run_due_jobs()
     return list(DeadLetter.objects.order_by("id"))
 
 

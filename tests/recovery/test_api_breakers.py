@@ -10,28 +10,18 @@ from django.utils import timezone
 from conductor.engine.claim import claim_batch
 from conductor.engine.complete import complete_batch
 from conductor.engine.judge import judge_batch
-from conductor.engine.run import drain
 from conductor.engine.supervise import run_batch
 from conductor.engine.tick import tick
 from conductor.models import Event, Job
 from recovery.models import BreakerTransition, CircuitBreaker
+from tests.factories import api_job
+from tests.worker import run_due_jobs
 
 pytestmark = pytest.mark.django_db
 
 JOBS = "/api/v2/jobs"
 BREAKERS = "/api/v2/breakers"
 WORKER = "test-worker"
-
-
-def _run_all():
-    return drain(queue="default", ring=lambda queue: None, worker=WORKER)
-
-
-def _submit(api, type_="demo.noop", payload=None, **body):
-    body = {"type": type_, "payload": payload or {}, **body}
-    response = api.post_json(JOBS, body)
-    assert response.status_code == 201, response.json()
-    return response.json()["data"]["id"]
 
 
 def _state(job_id):
@@ -45,8 +35,8 @@ def _fields(response):
 @pytest.fixture
 def svc(api):
     """The breaker ``svc``, made the way it is in production: by a job naming it."""
-    _submit(api, breaker="svc")
-    _run_all()
+    api_job(api, breaker="svc")
+    run_due_jobs()
     return CircuitBreaker.objects.get(service_name="svc")
 
 
@@ -69,8 +59,8 @@ def test_list_and_detail_show_state_and_thresholds(api, svc):
 
 
 def test_failures_in_the_window_are_counted(api, svc):
-    _submit(api, "demo.flaky", {"fail_rate": 1}, breaker="svc")
-    _run_all()
+    api_job(api, type="demo.flaky", payload={"fail_rate": 1}, breaker="svc")
+    run_due_jobs()
     data = api.get(f"{BREAKERS}/svc").json()["data"]
     assert data["state"] == "closed" and data["failures_in_window"] == 1
 
@@ -205,10 +195,16 @@ def test_breaker_opens_parks_its_jobs_then_lets_exactly_one_trial_through(api, s
 
     # Two retryable failures (SERVICE_UNAVAILABLE) of jobs naming the breaker open it.
     failing = [
-        _submit(api, "demo.flaky", {"fail_rate": 1}, breaker="svc", max_retries=0)
+        api_job(
+            api,
+            type="demo.flaky",
+            payload={"fail_rate": 1},
+            breaker="svc",
+            max_retries=0,
+        )
         for _ in range(2)
     ]
-    _run_all()
+    run_due_jobs()
     assert [_state(job_id) for job_id in failing] == ["dead", "dead"]
     data = api.get(f"{BREAKERS}/svc").json()["data"]
     assert data["state"] == "open" and data["open_until"] is not None
@@ -217,15 +213,15 @@ def test_breaker_opens_parks_its_jobs_then_lets_exactly_one_trial_through(api, s
     assert BreakerTransition.objects.get().to_state == "open"
 
     # The next jobs of that breaker are not claimed; the tick parks them.
-    waiting = [_submit(api, breaker="svc") for _ in range(2)]
-    other = _submit(api)  # no breaker: runs as usual
-    assert _run_all() == 1
+    waiting = [api_job(api, breaker="svc") for _ in range(2)]
+    other = api_job(api)  # no breaker: runs as usual
+    assert run_due_jobs() == 1
     assert _state(other) == "succeeded"
     assert [_state(job_id) for job_id in waiting] == ["pending", "pending"]
     result = tick(now=timezone.now())
     assert result["parked"] == 2
     assert [_state(job_id) for job_id in waiting] == ["parked", "parked"]
-    assert _run_all() == 0
+    assert run_due_jobs() == 0
     assert Job.objects.get(id=waiting[0]).attempts == 0  # parking costs no attempt
 
     # Once the timeout has passed, the tick half-opens it and puts the jobs back...
@@ -254,7 +250,7 @@ def test_breaker_opens_parks_its_jobs_then_lets_exactly_one_trial_through(api, s
     assert api.get(f"{BREAKERS}/svc").json()["data"]["state"] == "closed"
     closed = Event.objects.get(type="breaker.closed", subject_id="svc")
     assert str(claimed[0].id) in closed.data["reason"]
-    assert _run_all() == 1
+    assert run_due_jobs() == 1
     assert [_state(job_id) for job_id in waiting] == ["succeeded", "succeeded"]
     transitions = api.get(f"{BREAKERS}/svc/transitions").json()["data"]
     assert [t["to_state"] for t in transitions] == ["closed", "half_open", "open"]
@@ -266,9 +262,11 @@ def test_a_failed_trial_reopens_the_breaker(api, svc):
     CircuitBreaker.objects.filter(service_name="svc").update(
         opened_at=timezone.now() - timedelta(minutes=5)
     )
-    trial = _submit(api, "demo.flaky", {"fail_rate": 1}, breaker="svc", max_retries=0)
+    trial = api_job(
+        api, type="demo.flaky", payload={"fail_rate": 1}, breaker="svc", max_retries=0
+    )
     tick(now=timezone.now())
-    assert _run_all() == 1
+    assert run_due_jobs() == 1
     assert _state(trial) == "dead"
     data = api.get(f"{BREAKERS}/svc").json()["data"]
     assert data["state"] == "open" and data["trial_job"] is None

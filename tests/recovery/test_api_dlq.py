@@ -7,17 +7,17 @@ import pytest
 from django.utils import timezone
 
 from conductor.engine.context import JobContext, JobError
-from conductor.engine.run import drain
 from conductor.models import Event, Job
 from conductor.registry import job_type
 from recovery.models import DeadLetter, Resubmission
+from tests.factories import DOOMED, api_job
+from tests.worker import run_due_jobs
 
 pytestmark = pytest.mark.django_db
 
 JOBS = "/api/v2/jobs"
 DLQ = "/api/v2/dlq"
 REASON = "the upstream bug is fixed, run it again"
-DOOMED = {"fail_rate": 1, "error_code": "VALIDATION_ERROR"}  # not retryable
 
 
 @job_type(
@@ -37,21 +37,12 @@ def order_missing(ctx: JobContext, payload: dict) -> dict:
     raise JobError("ORDER_MISSING", f"order {order} not found", retryable=False)
 
 
-def _run_all():
-    return drain(queue="default", ring=lambda queue: None, worker="test-worker")
-
-
-def _submit(api, type_="demo.flaky", payload=None, **body):
-    body = {"type": type_, "payload": DOOMED if payload is None else payload, **body}
-    response = api.post_json(JOBS, body)
-    assert response.status_code == 201, response.json()
-    return response.json()["data"]["id"]
-
-
 def _dead(api, *payloads, type_="demo.flaky"):
     """Submit jobs that fail for good, run them; their DLQ entries, in submit order."""
-    job_ids = [_submit(api, type_, payload) for payload in payloads or [DOOMED]]
-    _run_all()
+    job_ids = [
+        api_job(api, type=type_, payload=payload) for payload in payloads or [DOOMED]
+    ]
+    run_due_jobs()
     return [DeadLetter.objects.get(job_id=job_id) for job_id in job_ids]
 
 
@@ -194,7 +185,7 @@ def test_resubmit_with_an_edited_payload_runs_the_new_job(api):
     new_job = Job.objects.get(id=new_id)
     assert new_job.payload == {"fail_rate": 0} and new_job.trace_id == "trace-resubmit"
 
-    _run_all()
+    run_due_jobs()
     job = api.get(f"{JOBS}/{new_id}").json()["data"]
     assert job["state"] == "succeeded" and job["result"] == {"ok": True, "attempt": 1}
 

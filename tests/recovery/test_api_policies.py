@@ -3,26 +3,17 @@ the very next failure (PostgreSQL; jobs run in-process)."""
 
 import pytest
 
-from conductor.engine.run import drain
 from conductor.models import Event, Job, RetryAttempt
 from recovery.models import DeadLetter, ErrorRule, RetryPolicy
 from tests.conftest import JsonClient
+from tests.factories import api_job
+from tests.worker import run_due_jobs
 
 pytestmark = pytest.mark.django_db
 
 JOBS = "/api/v2/jobs"
 POLICIES = "/api/v2/retry-policies"
 RULES = "/api/v2/error-rules"
-
-
-def _run_all():
-    return drain(queue="default", ring=lambda queue: None, worker="test-worker")
-
-
-def _submit(api, **body):
-    response = api.post_json(JOBS, body)
-    assert response.status_code == 201, response.json()
-    return response.json()["data"]["id"]
 
 
 def _fields(response):
@@ -170,10 +161,10 @@ def test_creating_needs_the_write_scope(reader):
 
 def test_a_job_naming_a_policy_fails_by_it(api):
     api.post_json(POLICIES, {"name": "once", "max_retries": 0})
-    job_id = _submit(
+    job_id = api_job(
         api, type="demo.flaky", payload={"fail_rate": 1}, retry_policy="once"
     )
-    _run_all()
+    run_due_jobs()
     job = Job.objects.get(id=job_id)
     assert job.state == "dead" and job.attempts == 1  # SERVICE_UNAVAILABLE, no retry
 
@@ -251,8 +242,8 @@ def test_unknown_rule_is_404(api):
 
 def test_a_rule_created_through_the_api_applies_to_the_very_next_failure(api):
     # SERVICE_UNAVAILABLE is retryable by default: this job is scheduled again.
-    before = _submit(api, type="demo.flaky", payload={"fail_rate": 1})
-    _run_all()
+    before = api_job(api, type="demo.flaky", payload={"fail_rate": 1})
+    run_due_jobs()
     assert Job.objects.get(id=before).state == "pending"
 
     response = api.post_json(
@@ -261,8 +252,8 @@ def test_a_rule_created_through_the_api_applies_to_the_very_next_failure(api):
     assert response.status_code == 201
 
     # No restart: the next failure is judged by the new rule and dead-lettered.
-    after = _submit(api, type="demo.flaky", payload={"fail_rate": 1})
-    _run_all()
+    after = api_job(api, type="demo.flaky", payload={"fail_rate": 1})
+    run_due_jobs()
     job = Job.objects.get(id=after)
     assert job.state == "dead" and job.attempts == 1
     assert RetryAttempt.objects.filter(job_id=after).count() == 1
@@ -272,6 +263,6 @@ def test_a_rule_created_through_the_api_applies_to_the_very_next_failure(api):
     # Disabling it makes the default apply again.
     rule_id = response.json()["data"]["id"]
     api.patch(f"{RULES}/{rule_id}", {"enabled": False}, format="json")
-    again = _submit(api, type="demo.flaky", payload={"fail_rate": 1})
-    _run_all()
+    again = api_job(api, type="demo.flaky", payload={"fail_rate": 1})
+    run_due_jobs()
     assert Job.objects.get(id=again).state == "pending"

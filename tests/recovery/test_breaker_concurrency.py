@@ -7,7 +7,6 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
-from conductor import services
 from conductor.engine.claim import claim_batch
 from conductor.models import Event, Job
 from recovery.models import BreakerTransition, CircuitBreaker
@@ -17,6 +16,7 @@ from recovery.services import (
     breaker_record,
     breaker_update,
 )
+from tests.factories import JobFactory, jobs_submitted
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -61,11 +61,7 @@ def test_concurrent_failures_trip_the_breaker_exactly_once():
 
 def test_concurrent_claimers_admit_a_single_trial():
     breaker_ensure(service="svc")
-    requests = [
-        services.JobRequest(type="demo.noop", payload={}, breaker="svc")
-        for _ in range(20)
-    ]
-    services.jobs_submit(requests=requests)
+    jobs_submitted(20, breaker="svc")
     CircuitBreaker.objects.filter(service_name="svc").update(
         state="half_open", opened_at=timezone.now() - timedelta(minutes=1)
     )
@@ -96,9 +92,7 @@ def test_parked_jobs_explain_their_breaker_and_keep_their_attempts():
     breaker_update(service="smtp", changes={"failure_threshold": 1}, actor="t")
     breaker_record(service="smtp",
                    outcomes=[BreakerReport("x", False, True, timezone.now())])  # fmt: skip
-    job, _ = services.job_submit(
-        request=services.JobRequest(type="demo.noop", payload={}, breaker="smtp")
-    )
+    job = JobFactory(breaker="smtp")
     assert claim_batch(queue="default", worker="w", limit=10, now=timezone.now(),
                        lease_s=30) == []  # fmt: skip
     tick(now=timezone.now())

@@ -3,35 +3,33 @@
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
-from conductor import services
-from conductor.engine.run import drain
 from conductor.models import Event
 from recovery.models import DeadLetter
 from recovery.services import dead_letter_resolve
 from recovery.tasks import dlq_cleanup
+from tests.factories import DOOMED, JobFactory
+from tests.worker import run_due_jobs
 
 pytestmark = pytest.mark.django_db
 
 
 def _dead_letter():
-    services.job_submit(request=services.JobRequest(
-        type="demo.flaky", payload={"fail_rate": 1, "error_code": "VALIDATION_ERROR"}
-    ))  # fmt: skip
-    drain(queue="default", ring=lambda queue: None, worker="t")
+    JobFactory(type="demo.flaky", payload=DOOMED)
+    run_due_jobs()
     return DeadLetter.objects.latest("id")
 
 
 def test_cleanup_task_removes_only_old_resolved_entries(settings):
     settings.CONDUCTOR_DLQ_RETENTION_DAYS = 7
-    old, recent, still_open = _dead_letter(), _dead_letter(), _dead_letter()
-    for entry in (old, recent):
-        dead_letter_resolve(dead_letter_id=entry.id, notes="handled", actor="ops")
-    DeadLetter.objects.filter(id=old.id).update(
-        resolved_at=timezone.now() - timedelta(days=8)
-    )
-    assert dlq_cleanup() == 1
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        old, recent, still_open = _dead_letter(), _dead_letter(), _dead_letter()
+        dead_letter_resolve(dead_letter_id=old.id, notes="handled", actor="ops")
+        clock.shift(timedelta(days=8))
+        dead_letter_resolve(dead_letter_id=recent.id, notes="handled", actor="ops")
+        assert dlq_cleanup() == 1  # eight days on, only the older one goes
     assert set(DeadLetter.objects.values_list("id", flat=True)) == {
         recent.id, still_open.id,
     }  # fmt: skip
