@@ -12,7 +12,7 @@ from conductor.engine.judge import judge_batch
 from conductor.engine.supervise import run_batch
 from conductor.models import Event, Job, JobType, RetryAttempt
 from conductor.services import job_progress_record
-from tests.conductor import jobtypes_for_tests  # noqa: F401 - registers test.* types
+from tests.conductor.jobtypes import for_tests  # noqa: F401 - registers test.* types
 from tests.factories import api_job
 from tests.worker import run_due_jobs
 

@@ -4,7 +4,7 @@ nodes are jobs, conditions that skip branches, failures that fail the run."""
 import pytest
 
 from conductor.models import Event, Job, Workflow, WorkflowRun
-from tests.conductor import jobtypes_for_tests  # noqa: F401 - registers test.* types
+from tests.conductor.jobtypes import for_tests  # noqa: F401 - registers test.* types
 from tests.worker import run_due_jobs
 
 pytestmark = pytest.mark.django_db

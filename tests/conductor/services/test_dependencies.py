@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from conductor.models import Event, Job, JobType
-from tests.conductor import jobtypes_for_tests  # noqa: F401 - registers test.* types
+from tests.conductor.jobtypes import for_tests  # noqa: F401 - registers test.* types
 from tests.factories import api_job
 from tests.worker import one_batch, run_due_jobs
 

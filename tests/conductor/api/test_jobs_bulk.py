@@ -9,7 +9,7 @@ from django.db import connections
 from django.utils import timezone
 
 from conductor.models import Event, Job
-from tests.conductor import jobtypes_for_tests  # noqa: F401 - registers test.* types
+from tests.conductor.jobtypes import for_tests  # noqa: F401 - registers test.* types
 from tests.factories import api_job
 from tests.worker import run_due_jobs
 
