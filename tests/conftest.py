@@ -7,6 +7,7 @@ from django.contrib.auth.models import Group, User
 from rest_framework.test import APIClient
 
 from conductor import services
+from tests.conductor.egress.loopback import Loopback
 
 
 @pytest.fixture
@@ -54,3 +55,26 @@ def make_user(db):
         return user
 
     return make
+
+
+@pytest.fixture
+def admin_api(make_key):
+    """A client whose key has every scope."""
+    client = JsonClient()
+    key = make_key(scopes=["read", "write", "admin"], name="admin-key")
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    return client
+
+
+@pytest.fixture
+def loopback():
+    """An HTTP server on a loopback port, stopped at the end of the test."""
+    server = Loopback()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def allow_loopback(settings):
+    """Outbound calls may reach loopback servers (the SSRF guard refuses them else)."""
+    settings.CONDUCTOR_EGRESS_ALLOW_HOSTS = ["127.0.0.1"]

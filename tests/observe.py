@@ -24,3 +24,8 @@ def fields(response) -> list[str]:
 def later(**delta) -> str:
     """ISO 8601 for now + ``delta``."""
     return (timezone.now() + timedelta(**delta)).isoformat()
+
+
+def codes(reasons: list[dict]) -> list[str]:
+    """The codes of explain's reasons, in order."""
+    return [reason["code"] for reason in reasons]

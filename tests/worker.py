@@ -24,3 +24,10 @@ def one_batch(*, queue: str = "default", worker: str = WORKER, limit: int = 100)
     )
     finished = judge_batch(run_batch(batch, worker=worker))
     return complete_batch(finished=finished, worker=worker, now=timezone.now())
+
+
+def claim(*, queue: str = "default", worker: str = WORKER, limit: int = 100):
+    """One claim, as a worker makes it: the jobs now running under ``worker``."""
+    return claim_batch(
+        queue=queue, worker=worker, limit=limit, now=timezone.now(), lease_s=30
+    )

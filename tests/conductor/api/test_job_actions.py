@@ -3,30 +3,19 @@
 import pytest
 from django.utils import timezone
 
-from conductor.engine.claim import claim_batch
 from conductor.engine.complete import complete_batch
 from conductor.engine.judge import judge_batch
 from conductor.engine.supervise import run_batch
 from conductor.models import Job, RetryAttempt
 from tests.conductor.jobtypes import for_tests  # noqa: F401 - registers test.* types
 from tests.factories import api_job
-from tests.observe import fields, job_events, later
-from tests.worker import run_due_jobs
+from tests.observe import codes, fields, job_events, later
+from tests.worker import claim, run_due_jobs
 
 pytestmark = pytest.mark.django_db
 
 JOBS = "/api/v2/jobs"
 WORKER = "test-worker"
-
-
-def _claim():
-    return claim_batch(
-        queue="default", worker=WORKER, limit=100, now=timezone.now(), lease_s=30
-    )
-
-
-def _codes(reasons):
-    return [r["code"] for r in reasons]
 
 
 # --- cancel ---------------------------------------------------------------------------
@@ -90,7 +79,7 @@ def test_cancel_an_unknown_job_is_404(api):
 
 def test_graceful_cancel_of_a_running_job_asks_the_handler_to_stop(api):
     job_id = api_job(api, type="test.until_cancelled")
-    [claimed] = _claim()
+    [claimed] = claim()
     assert claimed.id == job_id
     response = api.post_json(
         f"{JOBS}/{job_id}/cancel", {"reason": "operator stop", "mode": "graceful"}
@@ -103,7 +92,7 @@ def test_graceful_cancel_of_a_running_job_asks_the_handler_to_stop(api):
     [event] = job_events(job_id, "job.cancel_requested")
     assert event.data["mode"] == "graceful" and event.actor == "api-key:test-key"
     explained = api.get(f"{JOBS}/{job_id}/explain").json()["data"]["reasons"]
-    assert _codes(explained) == ["RUNNING", "CANCEL_REQUESTED"]
+    assert codes(explained) == ["RUNNING", "CANCEL_REQUESTED"]
 
 
 @pytest.mark.django_db(transaction=True)  # the worker's heartbeat commits on its own
@@ -112,7 +101,7 @@ def test_a_graceful_cancel_reaches_a_cooperative_handler(api, settings):
         1  # the worker reads cancel requests every 1/3 s
     )
     job_id = api_job(api, type="test.until_cancelled")
-    batch = _claim()
+    batch = claim()
     api.post_json(f"{JOBS}/{job_id}/cancel", {"reason": "enough"})
     finished = judge_batch(run_batch(batch, worker=WORKER))
     assert complete_batch(finished=finished, worker=WORKER, now=timezone.now()) == 1
@@ -123,7 +112,7 @@ def test_a_graceful_cancel_reaches_a_cooperative_handler(api, settings):
 
 def test_forced_cancel_of_a_running_job_ends_it_and_its_attempt(api):
     job_id = api_job(api, type="test.echo", payload={"value": 1})
-    batch = _claim()
+    batch = claim()
     response = api.post_json(
         f"{JOBS}/{job_id}/cancel", {"reason": "runaway", "mode": "forced"}
     )

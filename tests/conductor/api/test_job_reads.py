@@ -4,28 +4,17 @@ checkpoints across a retry (PostgreSQL)."""
 import pytest
 from django.utils import timezone
 
-from conductor.engine.claim import claim_batch
 from conductor.models import Job, JobType
 from conductor.services import job_progress_record
 from tests.conductor.jobtypes import for_tests  # noqa: F401 - registers test.* types
 from tests.factories import api_job
-from tests.observe import job_events, later
-from tests.worker import run_due_jobs
+from tests.observe import codes, job_events, later
+from tests.worker import claim, run_due_jobs
 
 pytestmark = pytest.mark.django_db
 
 JOBS = "/api/v2/jobs"
 WORKER = "test-worker"
-
-
-def _claim():
-    return claim_batch(
-        queue="default", worker=WORKER, limit=100, now=timezone.now(), lease_s=30
-    )
-
-
-def _codes(reasons):
-    return [r["code"] for r in reasons]
 
 
 # --- explain --------------------------------------------------------------------------
@@ -54,7 +43,7 @@ def test_explain_a_future_job_says_scheduled(api):
     run_at = later(hours=2)
     job_id = api_job(api, type="test.echo", run_at=run_at)
     reasons = api.get(f"{JOBS}/{job_id}/explain").json()["data"]["reasons"]
-    assert _codes(reasons) == ["SCHEDULED"]
+    assert codes(reasons) == ["SCHEDULED"]
     assert reasons[0]["data"]["run_at"][:16] == run_at[:16]
 
 
@@ -62,7 +51,7 @@ def test_explain_after_a_failed_attempt_says_retry_scheduled(api):
     job_id = api_job(api, type="test.fail", payload={"retryable": True}, max_retries=3)
     run_due_jobs()
     reasons = api.get(f"{JOBS}/{job_id}/explain").json()["data"]["reasons"]
-    assert _codes(reasons) == ["RETRY_SCHEDULED"]
+    assert codes(reasons) == ["RETRY_SCHEDULED"]
     assert reasons[0]["data"]["attempts"] == 1
 
 
@@ -81,11 +70,11 @@ def test_explain_a_job_of_a_paused_type(api):
     job_id = api_job(api, type="test.echo")
     JobType.objects.filter(name="test.echo").update(paused=True)
     reasons = api.get(f"{JOBS}/{job_id}/explain").json()["data"]["reasons"]
-    assert "TYPE_PAUSED" in _codes(reasons)
+    assert "TYPE_PAUSED" in codes(reasons)
     assert run_due_jobs() == 0  # and indeed it is not claimed
     JobType.objects.filter(name="test.echo").update(paused=False)
     reasons = api.get(f"{JOBS}/{job_id}/explain").json()["data"]["reasons"]
-    assert "TYPE_PAUSED" not in _codes(reasons)
+    assert "TYPE_PAUSED" not in codes(reasons)
 
 
 def test_explain_a_finished_job(api):
@@ -228,7 +217,7 @@ def test_a_retry_resumes_from_the_last_checkpoint(api):
 
 def test_progress_of_a_running_job_shows_an_eta(api):
     job_id = api_job(api, type="test.echo")
-    _claim()
+    claim()
     assert job_progress_record(
         job_id=job_id,
         worker=WORKER,

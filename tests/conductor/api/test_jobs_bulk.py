@@ -11,6 +11,7 @@ from django.utils import timezone
 from conductor.models import Event, Job
 from tests.conductor.jobtypes import for_tests  # noqa: F401 - registers test.* types
 from tests.factories import api_job
+from tests.observe import fields
 from tests.worker import run_due_jobs
 
 pytestmark = pytest.mark.django_db
@@ -18,10 +19,6 @@ pytestmark = pytest.mark.django_db
 JOBS = "/api/v2/jobs"
 BULK = "/api/v2/jobs/bulk"
 EXECUTE = "/api/v2/jobs/execute"
-
-
-def _fields(response):
-    return [e["field"] for e in response.json()["errors"]]
 
 
 # --- bulk -----------------------------------------------------------------------------
@@ -97,7 +94,7 @@ def test_bulk_names_every_bad_item_and_writes_nothing(api):
     response = api.post_json(BULK, {"jobs": jobs})
     assert response.status_code == 400
     assert response["Content-Type"].startswith("application/problem+json")
-    assert _fields(response) == [
+    assert fields(response) == [
         "jobs[1].type",
         "jobs[3].payload.seconds",
         "jobs[5].payload.seconds",
@@ -112,7 +109,7 @@ def test_bulk_names_bad_fields_of_items(api):
     jobs[2] = {"type": "test.echo", "max_retries": 99, "run_at": "soon"}
     response = api.post_json(BULK, {"jobs": jobs})
     assert response.status_code == 400
-    assert sorted(_fields(response)) == [
+    assert sorted(fields(response)) == [
         "jobs[0].colour",
         "jobs[0].priority",
         "jobs[2].max_retries",
@@ -128,7 +125,7 @@ def test_bulk_names_field_and_payload_errors_in_one_answer(api):
     jobs[4] = {"type": "test.echo", "colour": "red"}
     response = api.post_json(BULK, {"jobs": jobs})
     assert response.status_code == 400
-    assert sorted(_fields(response)) == [
+    assert sorted(fields(response)) == [
         "jobs[1].type",
         "jobs[3].payload.seconds",
         "jobs[4].colour",
@@ -140,7 +137,7 @@ def test_bulk_schema_errors_are_named_even_when_the_other_fields_are_fine(api):
     jobs[3]["payload"] = {"seconds": -5}
     response = api.post_json(BULK, {"jobs": jobs})
     assert response.status_code == 400
-    assert _fields(response) == ["jobs[3].payload.seconds"]
+    assert fields(response) == ["jobs[3].payload.seconds"]
     assert Job.objects.count() == 0
 
 
@@ -158,7 +155,7 @@ def test_bulk_schema_errors_are_named_even_when_the_other_fields_are_fine(api):
 def test_bulk_needs_a_non_empty_list_of_jobs(api, body):
     response = api.post_json(BULK, body)
     assert response.status_code == 400
-    assert _fields(response) == ["jobs"]
+    assert fields(response) == ["jobs"]
     assert Job.objects.count() == 0
 
 
@@ -166,7 +163,7 @@ def test_bulk_refuses_more_than_the_limit(api, settings):
     settings.CONDUCTOR_JOBS_BULK_MAX = 3
     too_many = api.post_json(BULK, {"jobs": [{"type": "test.echo"}] * 4})
     assert too_many.status_code == 400
-    assert _fields(too_many) == ["jobs"]
+    assert fields(too_many) == ["jobs"]
     assert "3" in too_many.json()["errors"][0]["message"]
     assert Job.objects.count() == 0
     at_limit = api.post_json(BULK, {"jobs": [{"type": "test.echo"}] * 3})
@@ -177,7 +174,7 @@ def test_bulk_refuses_more_than_the_limit(api, settings):
 def test_bulk_item_that_is_not_an_object_is_named(api):
     response = api.post_json(BULK, {"jobs": [{"type": "test.echo"}, "test.echo"]})
     assert response.status_code == 400
-    assert _fields(response) == ["jobs[1]"]
+    assert fields(response) == ["jobs[1]"]
 
 
 def test_duplicate_idempotency_keys_in_one_bulk_make_one_job(api):
@@ -232,7 +229,7 @@ def test_bulk_dependency_on_an_unknown_job_is_named(api):
     ]
     response = api.post_json(BULK, {"jobs": jobs})
     assert response.status_code == 400
-    assert _fields(response) == ["jobs[1].depends_on[0]"]
+    assert fields(response) == ["jobs[1].depends_on[0]"]
     assert Job.objects.count() == 0
 
 
@@ -313,20 +310,20 @@ def test_execute_times_out_with_202(api):
 def test_execute_refuses_a_bad_wait(api, wait_s):
     response = api.post_json(EXECUTE, {"type": "test.echo", "wait_s": wait_s})
     assert response.status_code == 400
-    assert _fields(response) == ["wait_s"]
+    assert fields(response) == ["wait_s"]
     assert Job.objects.count() == 0
 
 
 def test_execute_wait_limit_follows_the_setting(api, settings):
     settings.CONDUCTOR_JOBS_EXECUTE_MAX_WAIT_S = 2
     response = api.post_json(EXECUTE, {"type": "test.echo", "wait_s": 3})
-    assert response.status_code == 400 and _fields(response) == ["wait_s"]
+    assert response.status_code == 400 and fields(response) == ["wait_s"]
 
 
-def test_execute_refuses_unknown_fields(api):
+def test_execute_refuses_unknownfields(api):
     response = api.post_json(EXECUTE, {"type": "test.echo", "wait_s": 0, "timeout": 5})
     assert response.status_code == 400
-    assert _fields(response) == ["timeout"]
+    assert fields(response) == ["timeout"]
     assert Job.objects.count() == 0
 
 
@@ -394,28 +391,28 @@ def test_filter_by_a_json_path_in_the_payload(api):
 def test_a_bad_filter_value_is_refused_naming_the_parameter(api, param, value):
     response = api.get(JOBS, {param: value})
     assert response.status_code == 400
-    assert param in _fields(response)
+    assert param in fields(response)
 
 
 @pytest.mark.parametrize("param", ["created_after", "created_before"])
 def test_an_impossible_date_time_is_refused_naming_the_parameter(api, param):
     response = api.get(JOBS, {param: "2024-13-45T10:00:00"})
     assert response.status_code == 400
-    assert _fields(response) == [param]
+    assert fields(response) == [param]
 
 
 def test_a_payload_path_cannot_smuggle_a_lookup(api):
     api_job(api, type="test.echo", payload={"name": "ann"})
     response = api.get(JOBS, {"payload.name__regex": "("})
     assert response.status_code == 400
-    assert _fields(response) == ["payload.name__regex"]
+    assert fields(response) == ["payload.name__regex"]
 
 
 def test_an_unknown_type_filter_is_refused_naming_the_parameter(api):
     api_job(api, type="test.echo")
     response = api.get(JOBS, {"type": "test.ecko"})
     assert response.status_code == 400
-    assert _fields(response) == ["type"]
+    assert fields(response) == ["type"]
 
 
 @pytest.mark.parametrize(
@@ -431,7 +428,7 @@ def test_an_out_of_range_date_time_filter_never_answers_500(api, param, value):
     response = api.get(JOBS, {param: value})
     assert response.status_code in (200, 400), response.status_code
     if response.status_code == 400:
-        assert _fields(response) == [param]
+        assert fields(response) == [param]
 
 
 @pytest.mark.parametrize(
@@ -445,7 +442,7 @@ def test_an_out_of_range_run_at_is_refused_naming_it(api, run_at, path):
     response = api.post_json(path, body)
     field = "run_at" if path == JOBS else "jobs[0].run_at"
     if response.status_code == 400:
-        assert _fields(response) == [field]
+        assert fields(response) == [field]
         assert Job.objects.count() == 0
     else:  # accepted: then it must be readable like any job
         assert response.status_code == 201, response.status_code

@@ -5,16 +5,13 @@ import pytest
 
 from conductor.models import Event, Job, Workflow, WorkflowRun
 from tests.conductor.jobtypes import for_tests  # noqa: F401 - registers test.* types
+from tests.observe import fields
 from tests.worker import run_due_jobs
 
 pytestmark = pytest.mark.django_db
 
 WORKFLOWS = "/api/v2/workflows"
 RUNS = "/api/v2/workflow-runs"
-
-
-def _fields(response):
-    return [e["field"] for e in response.json()["errors"]]
 
 
 def _create(api, name, nodes, **extra):
@@ -163,7 +160,7 @@ def test_a_duplicate_name_conflicts(api):
 def test_malformed_create_bodies_are_named(api, body, field):
     response = api.post_json(WORKFLOWS, body)
     assert response.status_code == 400
-    assert field in _fields(response)
+    assert field in fields(response)
     assert not Workflow.objects.exists()
 
 
@@ -174,7 +171,7 @@ def test_a_node_payload_that_breaks_its_schema_is_refused_at_create(api):
     ]
     response = api.post_json(WORKFLOWS, {"name": "bad", "definition": {"nodes": nodes}})
     assert response.status_code == 400
-    assert _fields(response) == ["nodes[1].payload.seconds"]
+    assert fields(response) == ["nodes[1].payload.seconds"]
     assert not Workflow.objects.exists()
 
 
@@ -340,9 +337,9 @@ def test_run_priority_applies_to_nodes_without_their_own(api):
 def test_run_body_is_checked(api):
     _create(api, "w", [{"id": "a", "type": "test.echo"}])
     bad = api.post_json(f"{WORKFLOWS}/w/run", {"priority": "asap"})
-    assert bad.status_code == 400 and _fields(bad) == ["priority"]
+    assert bad.status_code == 400 and fields(bad) == ["priority"]
     unknown = api.post_json(f"{WORKFLOWS}/w/run", {"input": {}})
-    assert unknown.status_code == 400 and _fields(unknown) == ["input"]
+    assert unknown.status_code == 400 and fields(unknown) == ["input"]
     assert not WorkflowRun.objects.exists()
 
 
@@ -365,7 +362,7 @@ def test_node_payload_errors_at_run_name_the_node(api):
     )
     response = api.post_json(f"{WORKFLOWS}/stale/run", {})
     assert response.status_code == 400
-    assert sorted(_fields(response)) == ["nodes[1].payload", "nodes[1].payload.seconds"]
+    assert sorted(fields(response)) == ["nodes[1].payload", "nodes[1].payload.seconds"]
     assert not WorkflowRun.objects.exists()
     assert not Job.objects.exists()
 

@@ -15,7 +15,7 @@ import pytest
 from conductor import registry
 from conductor.engine.context import JobContext, JobError
 from conductor.jobtypes import email
-from tests.conductor.test_egress import closed_port
+from tests.conductor.egress.loopback import closed_port
 
 NOTICE = "conductor/email/notice"
 

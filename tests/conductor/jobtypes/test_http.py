@@ -8,22 +8,10 @@ import pytest
 from conductor import registry
 from conductor.engine.context import JobContext, JobError
 from conductor.jobtypes import http
-from tests.conductor.test_egress import Loopback, closed_port
+from tests.conductor.egress.loopback import closed_port
 
 U = "https://x.test"
 MERGE = {"content-type": "application/merge-patch+json"}
-
-
-@pytest.fixture
-def loopback():
-    server = Loopback()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def allow_loopback(settings):
-    settings.CONDUCTOR_EGRESS_ALLOW_HOSTS = ["127.0.0.1"]
 
 
 def run(payload: dict):

@@ -9,15 +9,12 @@ from django.utils import timezone
 from conductor.models import Event, Job, JobType
 from tests.conductor.jobtypes import for_tests  # noqa: F401 - registers test.* types
 from tests.factories import api_job
+from tests.observe import later
 from tests.worker import one_batch, run_due_jobs
 
 pytestmark = pytest.mark.django_db
 
 JOBS = "/api/v2/jobs"
-
-
-def _later(**delta):
-    return (timezone.now() + timedelta(**delta)).isoformat()
 
 
 def _make_due(job_id):
@@ -39,7 +36,7 @@ def _event_types(job_id):
     ids=["list", "object"],
 )
 def test_a_dependent_waits_until_its_dependency_succeeds(api, depends_on):
-    dependency = api_job(api, type="test.echo", run_at=_later(hours=1))
+    dependency = api_job(api, type="test.echo", run_at=later(hours=1))
     response = api.post_json(
         JOBS,
         {
@@ -83,7 +80,7 @@ def test_a_released_dependent_is_pending_until_a_worker_takes_it(api):
 def test_a_released_dependent_still_waits_for_its_own_run_at(api):
     dependency = api_job(api, type="test.echo")
     dependent = api_job(
-        api, type="test.echo", depends_on=[dependency], run_at=_later(hours=1)
+        api, type="test.echo", depends_on=[dependency], run_at=later(hours=1)
     )
     run_due_jobs()
     assert _state(dependency) == "succeeded"
@@ -93,12 +90,12 @@ def test_a_released_dependent_still_waits_for_its_own_run_at(api):
 
 def test_all_mode_waits_for_every_dependency(api):
     now_ = api_job(api, type="test.echo")
-    later = api_job(api, type="test.echo", run_at=_later(hours=1))
-    dependent = api_job(api, type="test.echo", depends_on=[now_, later])
+    future = api_job(api, type="test.echo", run_at=later(hours=1))
+    dependent = api_job(api, type="test.echo", depends_on=[now_, future])
     run_due_jobs()
     assert _state(now_) == "succeeded"
     assert _state(dependent) == "waiting"
-    _make_due(later)
+    _make_due(future)
     run_due_jobs()
     assert _state(dependent) == "succeeded"
 
@@ -106,7 +103,7 @@ def test_all_mode_waits_for_every_dependency(api):
 @pytest.mark.parametrize("style", ["object", "field"])
 def test_any_mode_goes_as_soon_as_one_dependency_succeeds(api, style):
     quick = api_job(api, type="test.echo")
-    slow = api_job(api, type="test.echo", run_at=_later(hours=1))
+    slow = api_job(api, type="test.echo", run_at=later(hours=1))
     if style == "object":
         body = {"depends_on": {"jobs": [slow, quick], "mode": "any"}}
     else:
@@ -183,11 +180,11 @@ def test_continue_runs_the_dependent_anyway(api, style):
 
 def test_continue_still_waits_for_the_unfinished_dependencies(api):
     failing = api_job(api, type="test.fail")
-    later = api_job(api, type="test.echo", run_at=_later(hours=1))
+    future = api_job(api, type="test.echo", run_at=later(hours=1))
     dependent = api_job(
         api,
         type="test.echo",
-        depends_on={"jobs": [failing, later], "on_failure": "continue"},
+        depends_on={"jobs": [failing, future], "on_failure": "continue"},
     )
     run_due_jobs()
     assert _state(failing) == "dead"
@@ -297,7 +294,7 @@ def test_an_unknown_parent_is_refused(api):
 
 
 def test_cancelling_a_dependency_of_a_retry_dependent_still_cancels(api):
-    dependency = api_job(api, type="test.echo", run_at=_later(hours=1))
+    dependency = api_job(api, type="test.echo", run_at=later(hours=1))
     dependent = api_job(
         api, type="test.echo", depends_on={"jobs": [dependency], "on_failure": "retry"}
     )

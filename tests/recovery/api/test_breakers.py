@@ -15,6 +15,7 @@ from conductor.engine.tick import tick
 from conductor.models import Event, Job
 from recovery.models import BreakerTransition, CircuitBreaker
 from tests.factories import api_job
+from tests.observe import fields
 from tests.worker import run_due_jobs
 
 pytestmark = pytest.mark.django_db
@@ -26,10 +27,6 @@ WORKER = "test-worker"
 
 def _state(job_id):
     return Job.objects.get(id=job_id).state
-
-
-def _fields(response):
-    return [e["field"] for e in response.json()["errors"]]
 
 
 @pytest.fixture
@@ -129,7 +126,7 @@ def test_patch_out_of_bounds_names_the_field_and_the_bound(
 def test_patch_refuses_unknown_fields_and_wrong_types(api, svc, body, field):
     response = api.patch(f"{BREAKERS}/svc", body, format="json")
     assert response.status_code == 400
-    assert _fields(response) == [field]
+    assert fields(response) == [field]
 
 
 def test_patch_needs_the_write_scope(make_key, svc):

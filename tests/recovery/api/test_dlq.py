@@ -11,6 +11,7 @@ from conductor.models import Event, Job
 from conductor.registry import job_type
 from recovery.models import DeadLetter, Resubmission
 from tests.factories import DOOMED, api_job
+from tests.observe import fields
 from tests.worker import run_due_jobs
 
 pytestmark = pytest.mark.django_db
@@ -44,20 +45,6 @@ def _dead(api, *payloads, type_="demo.flaky"):
     ]
     run_due_jobs()
     return [DeadLetter.objects.get(job_id=job_id) for job_id in job_ids]
-
-
-def _fields(response):
-    return [e["field"] for e in response.json()["errors"]]
-
-
-@pytest.fixture
-def admin_api(make_key):
-    from tests.conftest import JsonClient
-
-    client = JsonClient()
-    key = make_key(scopes=["read", "write", "admin"], name="admin-key")
-    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
-    return client
 
 
 # --- list and detail ------------------------------------------------------------
@@ -122,7 +109,7 @@ def test_bad_filter_values_are_refused_naming_the_parameter(api, param, value):
     response = api.get(DLQ, {param: value})
     assert response.status_code == 400
     assert response["Content-Type"] == "application/problem+json"
-    assert _fields(response) == [param]
+    assert fields(response) == [param]
 
 
 def test_detail_has_snapshot_error_attempts_and_no_resubmissions(api):
@@ -213,7 +200,7 @@ def test_resubmit_reason_must_be_10_to_500_characters(api, reason):
     jobs_before = Job.objects.count()
     response = api.post_json(f"{DLQ}/{entry.id}/resubmit", {"reason": reason})
     assert response.status_code == 400
-    assert _fields(response) == ["reason"]
+    assert fields(response) == ["reason"]
     entry.refresh_from_db()
     assert entry.resolved_at is None
     assert Job.objects.count() == jobs_before and not Resubmission.objects.exists()
@@ -226,7 +213,7 @@ def test_resubmit_with_an_invalid_payload_names_the_payload_path(api):
         f"{DLQ}/{entry.id}/resubmit", {"reason": REASON, "payload": {"fail_rate": 5}}
     )
     assert response.status_code == 400
-    assert _fields(response) == ["payload.fail_rate"]
+    assert fields(response) == ["payload.fail_rate"]
     entry.refresh_from_db()
     assert entry.resolved_at is None and Job.objects.count() == jobs_before
     assert not Event.objects.filter(type="dlq.entry_resolved").exists()
@@ -236,9 +223,9 @@ def test_resubmit_refuses_unknown_fields_and_a_payload_that_is_not_an_object(api
     (entry,) = _dead(api)
     url = f"{DLQ}/{entry.id}/resubmit"
     response = api.post_json(url, {"reason": REASON, "priority": "high"})
-    assert response.status_code == 400 and _fields(response) == ["priority"]
+    assert response.status_code == 400 and fields(response) == ["priority"]
     response = api.post_json(url, {"reason": REASON, "payload": [1, 2]})
-    assert response.status_code == 400 and _fields(response) == ["payload"]
+    assert response.status_code == 400 and fields(response) == ["payload"]
 
 
 def test_resubmit_of_a_closed_entry_is_a_conflict(api):
@@ -274,8 +261,8 @@ def test_resubmit_needs_the_write_scope(make_key, api):
 def test_resolve_needs_notes_and_records_who_and_why(api):
     (entry,) = _dead(api)
     url = f"{DLQ}/{entry.id}/resolve"
-    assert _fields(api.post_json(url, {})) == ["notes"]
-    assert _fields(api.post_json(url, {"notes": ""})) == ["notes"]
+    assert fields(api.post_json(url, {})) == ["notes"]
+    assert fields(api.post_json(url, {"notes": ""})) == ["notes"]
 
     response = api.post_json(url, {"notes": "refunded the customer by hand"})
     assert response.status_code == 200
@@ -372,7 +359,7 @@ def test_bulk_discard(api):
 def test_bulk_request_errors_name_the_field(api, body, field):
     response = api.post_json(f"{DLQ}/bulk", body)
     assert response.status_code == 400
-    assert field in _fields(response)
+    assert field in fields(response)
 
 
 # --- analysis -------------------------------------------------------------------
@@ -413,7 +400,7 @@ def test_analysis_leaves_out_closed_entries_unless_asked(api):
     (group,) = response.json()["data"]["groups"]
     assert group["count"] == 2
     bad = api.get(f"{DLQ}/analysis", {"include_resolved": "maybe"})
-    assert bad.status_code == 400 and _fields(bad) == ["include_resolved"]
+    assert bad.status_code == 400 and fields(bad) == ["include_resolved"]
 
 
 def test_analysis_of_an_empty_queue(api):
@@ -464,5 +451,5 @@ def test_cleanup_needs_the_admin_scope_and_a_sane_age(api, admin_api):
     for bad in (0, 3651, "30", 1.5):
         response = admin_api.post_json(f"{DLQ}/cleanup", {"older_than_days": bad})
         assert response.status_code == 400, bad
-        assert _fields(response) == ["older_than_days"]
+        assert fields(response) == ["older_than_days"]
     assert DeadLetter.objects.count() == 1

@@ -7,6 +7,7 @@ from conductor.models import Event, Job, RetryAttempt
 from recovery.models import DeadLetter, ErrorRule, RetryPolicy
 from tests.conftest import JsonClient
 from tests.factories import api_job
+from tests.observe import fields
 from tests.worker import run_due_jobs
 
 pytestmark = pytest.mark.django_db
@@ -14,18 +15,6 @@ pytestmark = pytest.mark.django_db
 JOBS = "/api/v2/jobs"
 POLICIES = "/api/v2/retry-policies"
 RULES = "/api/v2/error-rules"
-
-
-def _fields(response):
-    return [e["field"] for e in response.json()["errors"]]
-
-
-@pytest.fixture
-def admin_api(make_key):
-    client = JsonClient()
-    key = make_key(scopes=["read", "write", "admin"], name="admin-key")
-    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
-    return client
 
 
 @pytest.fixture
@@ -121,14 +110,14 @@ def test_patch_a_policy_validates_it_as_a_whole_and_journals_it(api):
     assert event.data == {"max_retries": 7, "description": "slow API"}
 
     # 900 < initial_delay_ms? No: 900 < the 1,000 floor, and the name cannot change.
-    assert _fields(api.patch(url, {"max_delay_ms": 900}, format="json")) == [
+    assert fields(api.patch(url, {"max_delay_ms": 900}, format="json")) == [
         "max_delay_ms"
     ]
-    assert _fields(api.patch(url, {"name": "q"}, format="json")) == ["name"]
+    assert fields(api.patch(url, {"name": "q"}, format="json")) == ["name"]
     response = api.patch(
         url, {"initial_delay_ms": 60_000, "max_delay_ms": 1000}, format="json"
     )
-    assert _fields(response) == ["max_delay_ms"]
+    assert fields(response) == ["max_delay_ms"]
     policy = RetryPolicy.objects.get(name="p")
     assert policy.initial_delay_ms == 500 and policy.max_delay_ms == 300_000
 
@@ -231,7 +220,7 @@ def test_a_rule_for_the_same_pattern_is_a_conflict(api):
 def test_invalid_rules_name_the_field(api, body, field):
     response = api.post_json(RULES, body)
     assert response.status_code == 400
-    assert field in _fields(response)
+    assert field in fields(response)
     assert not ErrorRule.objects.exists()
 
 
