@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 from conductor.journal import catalogue
+from conductor.management.commands.event_catalogue import markdown
 
 ROOT = Path(__file__).resolve().parents[3]
 # A dotted name in quotes: an event type, if the catalogue has it.
@@ -49,3 +50,9 @@ def test_no_code_outside_the_catalogue_spells_an_event_type():
                         f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
                     )
     assert offenders == []
+
+
+def test_the_docs_list_every_event_type_as_the_catalogue_says():
+    assert (ROOT / "docs" / "events.md").read_text() == markdown(), (
+        "docs/events.md is stale: manage.py event_catalogue > docs/events.md"
+    )
