@@ -115,7 +115,7 @@ def _param(value, name: str):
 
 CLAIMED_COLUMNS = (
     "id", "type", "payload", "attempts", "max_retries", "timeout_s", "trace_id",
-    "has_dependents", "checkpoint", "retry_policy", "breaker",
+    "checkpoint", "retry_policy", "breaker",
 )  # fmt: skip
 
 # For each job type, walk its slice of the partial index conductor_job_due with
@@ -194,7 +194,10 @@ def _json_columns(row: dict, names: Sequence[str]) -> None:
 # --- completion ---------------------------------------------------------------------
 
 # Each job row is written only while the worker still holds it (same worker, same
-# attempt, still running); its attempt row only if the job row was.
+# attempt, still running); its attempt row only if the job row was. The rows are
+# locked in id order first, as a submit locks the jobs it depends on, so the two never
+# deadlock; ``has_dependents`` comes back as it is once the lock is held (a submit
+# that committed a dependent meanwhile has set it).
 JOBS_COMPLETE = f"""
 WITH v AS (
     SELECT * FROM unnest(
@@ -202,6 +205,9 @@ WITH v AS (
         %(results)s::jsonb[], %(errors)s::jsonb[], %(run_ats)s::timestamptz[],
         %(finished)s::timestamptz[], %(files)s::text[]
     ) AS v(id, attempt, worker, state, result, error, run_at, finished_at, result_file)
+), locked AS (
+    SELECT j.id FROM {JOB} AS j WHERE j.id = ANY(%(ids)s::uuid[])
+    ORDER BY j.id FOR UPDATE
 ), jobs AS (
     UPDATE {JOB} AS j
     SET state = v.state, result = v.result, error = v.error,
@@ -211,9 +217,9 @@ WITH v AS (
                             ELSE j.progress_pct END,
         lease_expires_at = NULL, locked_by = '', updated_at = %(now)s
     FROM v
-    WHERE j.id = v.id AND j.attempts = v.attempt
+    WHERE j.id = v.id AND j.id IN (SELECT id FROM locked) AND j.attempts = v.attempt
       AND j.state = %(source)s AND j.locked_by = v.worker
-    RETURNING j.id
+    RETURNING j.id, j.has_dependents
 ), attempts AS (
     UPDATE {ATTEMPT} AS a
     SET status = x.status, finished_at = x.finished_at, duration_ms = x.duration,
@@ -227,14 +233,15 @@ WITH v AS (
     JOIN jobs ON jobs.id = x.job_id
     WHERE a.job_id = x.job_id AND a.attempt_number = x.attempt
 )
-SELECT id FROM jobs
+SELECT id, has_dependents FROM jobs
 """
 
 
 def jobs_complete(
     rows: Sequence[CompleteRow], *, source: str, now: datetime
-) -> set[str]:
-    """Write every outcome whose job is still held; the ids written."""
+) -> dict[str, bool]:
+    """Write every outcome whose job is still held; the ids written, each with
+    whether it has dependents now."""
     params: dict[str, Any] = {
         "now": now,
         "source": source,
@@ -258,7 +265,7 @@ def jobs_complete(
     }
     with connection.cursor() as cursor:
         cursor.execute(JOBS_COMPLETE, params)
-        return {str(row["id"]) for row in by_name(cursor)}
+        return {str(row["id"]): row["has_dependents"] for row in by_name(cursor)}
 
 
 def _json_or_none(value: Any, present: bool) -> str | None:

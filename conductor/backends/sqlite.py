@@ -92,8 +92,10 @@ def _claimed(job: Job) -> dict[str, Any]:
 
 def jobs_complete(
     rows: Sequence[CompleteRow], *, source: str, now: datetime
-) -> set[str]:
-    return {row.id for row in rows if _complete_one(row, source, now)}
+) -> dict[str, bool]:
+    written = [row.id for row in rows if _complete_one(row, source, now)]
+    flags = Job.objects.filter(id__in=written).values_list("id", "has_dependents")
+    return {str(job_id): has for job_id, has in flags}
 
 
 def _complete_one(row: CompleteRow, source: str, now: datetime) -> bool:

@@ -44,7 +44,6 @@ class ClaimedJob:
     max_retries: int
     timeout_s: int
     trace_id: str
-    has_dependents: bool = False
     checkpoint: Any = None
     retry_policy: Any = None
     breaker: str = ""
@@ -61,7 +60,6 @@ class ClaimedJob:
             max_retries=row["max_retries"],
             timeout_s=row["timeout_s"],
             trace_id=row["trace_id"],
-            has_dependents=row["has_dependents"],
             checkpoint=row["checkpoint"],
             retry_policy=row["retry_policy"],
             breaker=row["breaker"],

@@ -45,20 +45,22 @@ def complete_batch(*, finished: Sequence[Finished], worker: str, now: datetime) 
             now=now,
         )
         done = [f for f in finished if f.job.id in owned]
-        _follow_up(done)
+        _follow_up(done, has_dependents=owned)
     return len(done)
 
 
-def _follow_up(done: Sequence[Finished]) -> None:
+def _follow_up(done: Sequence[Finished], *, has_dependents: dict[str, bool]) -> None:
     """In the same transaction: dead letters, breakers, then waiting dependents."""
     dead = [f.job.id for f in done if isinstance(f.outcome, Dead)]
     if dead:
         dead_letters_add(job_ids=dead, now=max(f.finished_at for f in done))
     _tell_breakers(done)
+    # Whether a job has dependents is read when its row is written, not when it was
+    # claimed: a dependent may have been submitted while it ran.
     ended = [
         f.job.id
         for f in done
-        if f.job.has_dependents and not isinstance(f.outcome, RetryAt)
+        if has_dependents[f.job.id] and not isinstance(f.outcome, RetryAt)
     ]
     if ended:
         dependents_follow(finished=ended)

@@ -4,7 +4,10 @@
    with ``LEASE_EXPIRED``, and that failure goes through the same decisions as any
    other (retry with backoff, error rules, the breaker, the dead-letter queue);
    ``job.lease_expired`` is journalled before the outcome's own events.
-2. Pending jobs age: one priority level per ``CONDUCTOR_ENGINE_AGING_S`` of waiting
+2. The safety net: waiting jobs whose dependencies have all ended are decided again
+   (``waiting_recover``); a release is missed only by a fault, and what this moves is
+   journalled (``engine.waiting_released``).
+3. Pending jobs age: one priority level per ``CONDUCTOR_ENGINE_AGING_S`` of waiting
    past their ``run_at``, up to critical, so low-priority work never starves (the
    rule of ``conductor.priorities.aged``, applied in three UPDATEs).
 Doorbells for due work are rung by the more frequent tick (``conductor.engine.tick``):
@@ -20,22 +23,58 @@ from django.db.models.functions import Least
 
 from conductor.engine.claim import ClaimedJob
 from conductor.engine.complete import OUTCOME_STATES, complete_batch
+from conductor.engine.dependents import waiting_follow
 from conductor.engine.execute import Finished, Ran
 from conductor.engine.judge import judge_batch
-from conductor.journal.catalogue import ENGINE_JOBS_AGED, JOB_LEASE_EXPIRED
+from conductor.journal.catalogue import (
+    ENGINE_JOBS_AGED,
+    ENGINE_WAITING_RELEASED,
+    JOB_LEASE_EXPIRED,
+)
 from conductor.journal.writer import NewEvent, event_record, events_record
 from conductor.models import Job, Priority
 from conductor.outcomes import ErrorInfo
-from conductor.states import JobState
+from conductor.states import ACTIVE, JobState
 
 EXPIRED_BATCH = 500
+WAITING_BATCH = 500
 
 
 def sweep(*, now: datetime) -> dict:
-    """Leases and aging; the doorbells for due work are the tick's job."""
+    """Leases, aging, the waiting jobs' safety net; doorbells are the tick's job."""
     expired = leases_reclaim(now=now)
     aged = jobs_age(now=now)
-    return {"lease_expired": expired, "aged": aged}
+    released = waiting_recover(now=now)
+    return {"lease_expired": expired, "aged": aged, "waiting_released": released}
+
+
+@transaction.atomic
+def waiting_recover(*, now: datetime) -> int:
+    """The safety net: waiting jobs none of whose dependencies is still active are
+    decided again. A release is made when a dependency ends, so this finds nothing
+    unless one was missed (a lost doorbell, a fault); what it moves is journalled."""
+    stuck = list(
+        Job.objects.filter(state=JobState.WAITING)
+        .exclude(dependency_rows__depends_on__state__in=list(ACTIVE))
+        .order_by("created_at")
+        .values_list("id", flat=True)[:WAITING_BATCH]
+    )
+    if not stuck:
+        return 0
+    waiting_follow(job_ids=[str(job_id) for job_id in stuck], actor="sweeper")
+    moved = list(
+        Job.objects.filter(id__in=stuck)
+        .exclude(state=JobState.WAITING)
+        .values_list("id", flat=True)
+    )
+    if moved:
+        event_record(
+            type=ENGINE_WAITING_RELEASED,
+            subject=("engine", "sweeper"),
+            at=now,
+            data={"count": len(moved), "ids": [str(job_id) for job_id in moved]},
+        )
+    return len(moved)
 
 
 @transaction.atomic
@@ -67,7 +106,7 @@ def _lost(job: Job, now: datetime) -> Ran:
             id=str(job.id), type=job.job_type_id, payload=job.payload,
             attempt=job.attempts, max_retries=job.max_retries,
             timeout_s=job.timeout_s, trace_id=job.trace_id,
-            has_dependents=job.has_dependents, checkpoint=job.checkpoint,
+            checkpoint=job.checkpoint,
             retry_policy=job.retry_policy, breaker=job.breaker, worker=job.locked_by,
         ),
         result=None,

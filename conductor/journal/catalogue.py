@@ -225,6 +225,11 @@ ENGINE_JOBS_AGED = _event(
     "engine.jobs_aged", "engine", "Waiting jobs rose a priority level.", "metrics",
     count="how many", aging_s="seconds per level",
 )  # fmt: skip
+ENGINE_WAITING_RELEASED = _event(
+    "engine.waiting_released", "engine", "The sweeper's safety net moved on waiting "
+    "jobs whose dependencies had all ended (a release was missed).", "metrics",
+    count="how many", ids="their ids",
+)  # fmt: skip
 JOB_TYPE_REGISTERED = _event(
     "job_type.registered", "jobtype", "A job type appeared in the code.", None,
     name="the type's name",

@@ -58,6 +58,7 @@ class SubmitContext:
     dependencies: dict[str, str]  # id -> state
     existing: dict[str, Job]  # idempotency key -> job
     named_policies: Mapping[str, Mapping[str, Any]] | None = None
+    own: frozenset[str] = frozenset()  # ids chosen by this submit (workflow nodes)
 
     @classmethod
     def load(cls, requests: Sequence[JobRequest]) -> "SubmitContext":
@@ -67,10 +68,30 @@ class SubmitContext:
         dep_ids = {d for r in requests for d in r.depends_on}
         deps = {str(j.id): j.state for j in _by_id(dep_ids).values()}
         # Jobs made by this same submit are not final yet: a dependent waits for them.
-        deps.update({str(r.id): JobState.PENDING for r in requests if r.id})
-        context = cls(types, parents, deps, {})
+        own = frozenset(str(r.id) for r in requests if r.id)
+        deps.update(dict.fromkeys(own, JobState.PENDING))
+        context = cls(types, parents, deps, {}, own=own)
         context.refresh_keys(requests)
         return context
+
+    def lock_dependencies(self) -> None:
+        """Inside the write transaction: lock the existing jobs depended on and read
+        their states again.
+
+        Read before the transaction, a state may be stale: a dependency that a worker
+        is finishing right now would look ``running``, and the new job would wait
+        forever for a completion that did not know of it. Locked in id order (as the
+        engine's completion locks its rows), a finishing dependency is either done
+        before this read, or its completion waits for this submit to commit and then
+        sees the new dependent.
+        """
+        ids = sorted(set(self.dependencies) - self.own)
+        if not ids:
+            return
+        rows = Job.objects.select_for_update().filter(id__in=ids).order_by("id")
+        self.dependencies.update(
+            {str(job_id): state for job_id, state in rows.values_list("id", "state")}
+        )
 
     def refresh_keys(self, requests: Sequence[JobRequest]) -> None:
         keys = {r.idempotency_key for r in requests if r.idempotency_key}

@@ -93,6 +93,7 @@ def _model(row: dict) -> Job:
 
 def _write(requests, rows, context: SubmitContext, now, actor, trace_id) -> list:
     results, new, seen = [], [], {}
+    context.lock_dependencies()
     for request, row in zip([r for r in requests if r], rows, strict=True):
         key = request.idempotency_key
         first = context.existing.get(key) or seen.get(key) if key else None

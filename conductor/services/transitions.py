@@ -135,13 +135,13 @@ def jobs_claim(claim: ClaimRequest) -> list[dict[str, Any]]:
 
 def jobs_complete(
     *, rows: Sequence[CompleteRow], events: Iterable[NewEvent], now: datetime
-) -> set[str]:
+) -> dict[str, bool]:
     """Write the outcomes of running jobs still held by their worker, and the events
-    of those jobs only; the ids written."""
+    of those jobs only; the ids written, each with whether it has dependents."""
     for target in {row.state for row in rows}:
         states.check(JobState.RUNNING, target)
     if not rows:
-        return set()
+        return {}
     owned = backends.current().jobs_complete(rows, source=JobState.RUNNING, now=now)
     events_record((e for e in events if e.subject_id in owned), at=now)
     return owned
