@@ -1,9 +1,13 @@
-"""Parking: jobs whose circuit breaker is open wait as ``parked``, not as retries.
+"""Parking: due jobs whose circuit breaker is open wait as ``parked``, not as retries.
 
-Parking never runs the job, so it never uses up an attempt. When the breaker may
-half-open the jobs go back to ``pending`` (the claim then lets exactly one of them
-through as the trial while the breaker is half-open). Both moves go through the one
-door (``transitions.jobs_transition``).
+Parking never runs the job, so it never uses up an attempt, and it never touches
+``run_at``: only jobs already due are parked (a job due tomorrow stays ``pending``;
+the claim keeps it out while its breaker is open, and the tick parks it if it comes
+due before the breaker closes), and a parked job goes back to ``pending`` with the
+``run_at`` it had, so a breaker opening and closing never makes a delayed job run
+early. When the breaker may half-open the jobs go back to ``pending`` (the claim then
+lets exactly one of them through as the trial while the breaker is half-open). Both
+moves go through the one door (``transitions.jobs_transition``).
 """
 
 from collections.abc import Iterable, Mapping
@@ -22,18 +26,18 @@ BATCH = 1000
 
 @transaction.atomic
 def jobs_park(*, until_by_service: Mapping[str, datetime], now: datetime) -> int:
-    """Park the pending jobs of every open breaker until it may half-open."""
+    """Park the due pending jobs of every open breaker until it may half-open."""
     parked = 0
     for service, until in until_by_service.items():
         ids = list(
             Job.objects.select_for_update(skip_locked=True)
-            .filter(state=JobState.PENDING, breaker=service)
+            .filter(state=JobState.PENDING, breaker=service, run_at__lte=now)
             .values_list("id", flat=True)[:BATCH]
         )
         data = {"breaker": service, "until": until.isoformat()}
         moved = jobs_transition(
             ids=ids, expect=JobState.PENDING, to=JobState.PARKED, event=JOB_PARKED,
-            data=lambda _id, data=data: data, now=now, changes={"run_at": until},
+            data=lambda _id, data=data: data, now=now,
         )  # fmt: skip
         parked += len(moved)
     return parked
@@ -52,7 +56,7 @@ def jobs_unpark(*, still_open: Iterable[str], now: datetime) -> int:
     moved = jobs_transition(
         ids=list(breaker_of), expect=JobState.PARKED, to=JobState.PENDING,
         event=JOB_UNPARKED, data=lambda job_id: {"breaker": breaker_of[job_id]},
-        now=now, changes={"run_at": now},
+        now=now,
     )  # fmt: skip
     for queue in {queue for _id, _breaker, queue in rows}:
         doorbell.ring(queue)
