@@ -88,6 +88,7 @@ class Attempt:
         job_progress_record(
             job_id=self.job.id,
             worker=self.worker,
+            attempt=self.job.attempt,
             pct=pct,
             stage=stage,
             message=message,
@@ -95,7 +96,9 @@ class Attempt:
         )
 
     def checkpoint(self, data: Any) -> None:
-        job_checkpoint_record(job_id=self.job.id, worker=self.worker, data=data)
+        job_checkpoint_record(
+            job_id=self.job.id, worker=self.worker, attempt=self.job.attempt, data=data
+        )
 
     def save_file(self, name: str, content: bytes | str, content_type: str) -> str:
         data = content.encode() if isinstance(content, str) else content

@@ -98,8 +98,10 @@ def leases_reclaim(*, now: datetime) -> int:
 
 
 def _lost(job: Job, now: datetime) -> Ran:
-    """The attempt of a job whose worker stopped holding it, as a failure."""
+    """The attempt of a job whose worker stopped holding it, as a failure; or, when a
+    graceful cancel was asked for meanwhile, as the stop it asked for."""
     message = f"worker {job.locked_by or '?'} stopped holding the job"
+    cancelled = job.cancel_requested_at is not None
     started = job.attempt_started_at or now
     return Ran(
         job=ClaimedJob(
@@ -110,8 +112,8 @@ def _lost(job: Job, now: datetime) -> Ran:
             retry_policy=job.retry_policy, breaker=job.breaker, worker=job.locked_by,
         ),
         result=None,
-        error=ErrorInfo("LEASE_EXPIRED", message),
-        cancelled=False,
+        error=None if cancelled else ErrorInfo("LEASE_EXPIRED", message),
+        cancelled=cancelled,
         finished_at=now,
         duration_ms=max(int((now - started).total_seconds() * 1000), 0),
     )  # fmt: skip

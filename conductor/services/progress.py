@@ -16,8 +16,12 @@ from conductor.models import Job
 from conductor.states import JobState
 
 
-def _held(job_id: str, worker: str):
-    return Job.objects.filter(id=job_id, state=JobState.RUNNING, locked_by=worker)
+def _held(job_id: str, worker: str, attempt: int):
+    """The job, while this worker runs this attempt of it (not an earlier one whose
+    runner was abandoned, nor one taken back by the sweeper)."""
+    return Job.objects.filter(
+        id=job_id, state=JobState.RUNNING, locked_by=worker, attempts=attempt
+    )
 
 
 @transaction.atomic
@@ -25,6 +29,7 @@ def job_progress_record(
     *,
     job_id: str,
     worker: str,
+    attempt: int,
     pct: float,
     stage: str,
     message: str,
@@ -32,7 +37,7 @@ def job_progress_record(
 ) -> bool:
     now = timezone.now()
     stage, message = _storable(stage), _storable(message)
-    written = _held(job_id, worker).update(
+    written = _held(job_id, worker, attempt).update(
         progress_pct=pct, progress_stage=stage, progress_message=message, updated_at=now
     )
     if written:
@@ -45,13 +50,15 @@ def job_progress_record(
     return bool(written)
 
 
-def job_checkpoint_record(*, job_id: str, worker: str, data: Any) -> bool:
+def job_checkpoint_record(*, job_id: str, worker: str, attempt: int, data: Any) -> bool:
     if jsonvalue.problems(data, path="checkpoint"):
         raise ValueError(
             "a checkpoint must be storable JSON (no NUL, no lone surrogate)"
         )
     return bool(
-        _held(job_id, worker).update(checkpoint=data, updated_at=timezone.now())
+        _held(job_id, worker, attempt).update(
+            checkpoint=data, updated_at=timezone.now()
+        )
     )
 
 

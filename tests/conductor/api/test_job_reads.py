@@ -221,6 +221,7 @@ def test_progress_of_a_running_job_shows_an_eta(api):
     assert job_progress_record(
         job_id=job_id,
         worker=WORKER,
+        attempt=1,
         pct=25,
         stage="download",
         message="1 of 4",
@@ -234,8 +235,19 @@ def test_progress_of_a_running_job_shows_an_eta(api):
     assert not job_progress_record(
         job_id=job_id,
         worker="someone-else",
+        attempt=1,
         pct=90,
         stage="late",
+        message="",
+        eta_s=None,
+    )
+    # Nor one from an earlier attempt of the same worker (an abandoned runner).
+    assert not job_progress_record(
+        job_id=job_id,
+        worker=WORKER,
+        attempt=0,
+        pct=95,
+        stage="stale",
         message="",
         eta_s=None,
     )

@@ -169,3 +169,19 @@ def test_a_live_workers_late_outcome_is_dropped_after_its_lease_was_taken():
     finished = judge_batch([ran])
     assert complete_batch(finished=finished, worker="slow", now=timezone.now()) == 0
     assert RetryAttempt.objects.filter(job=job, status="success").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_lost_job_with_a_graceful_cancel_pending_is_cancelled_not_retried():
+    job = JobFactory(max_retries=3)
+    claim_batch(queue="default", worker="gone", limit=1, now=timezone.now(), lease_s=1)
+    services.job_cancel(job_id=job.id, reason="no longer wanted", actor="ops")
+    Job.objects.filter(id=job.id).update(lease_expires_at=timezone.now() - timedelta(1))
+    assert leases_reclaim(now=timezone.now()) == 1
+    job.refresh_from_db()
+    # The worker died before its handler saw the request: the cancel still stands.
+    assert job.state == "cancelled" and job.cancel_reason == "no longer wanted"
+    assert _events(job, "job.lease_expired").get().data["state"] == "cancelled"
+    assert _events(job, "job.cancelled").get().data["mode"] == "graceful"
+    assert not _events(job, "job.retry_scheduled").exists()
+    assert RetryAttempt.objects.get(job=job).error_code == "CANCELLED"
