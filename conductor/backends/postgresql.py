@@ -144,9 +144,10 @@ WITH locked AS (
     FROM ranked ORDER BY priority DESC, rn, run_at LIMIT %(limit)s
 ), claimed AS (
     UPDATE {JOB} AS j
-    SET state = %(target)s, attempts = j.attempts + 1, lease_expires_at = %(lease)s,
+    SET state = %(target)s, attempts = j.attempts + 1,
+        lease_expires_at = statement_timestamp() + make_interval(secs => %(lease_s)s),
         locked_by = %(worker)s, started_at = COALESCE(j.started_at, %(now)s),
-        attempt_started_at = %(now)s, updated_at = %(now)s
+        attempt_started_at = NULL, updated_at = %(now)s
     FROM chosen WHERE j.id = chosen.id
     RETURNING {", ".join("j." + c for c in CLAIMED_COLUMNS)}, chosen.position
 ), attempts AS (
@@ -168,7 +169,7 @@ def jobs_claim(claim: ClaimRequest) -> list[dict[str, Any]]:
         "worker": claim.worker,
         "limit": claim.limit,
         "now": claim.now,
-        "lease": claim.lease,
+        "lease_s": claim.lease_s,
         "allow": json.dumps(claim.allowance),
         "blocked": list(claim.blocked),
         "only": claim.only,

@@ -24,7 +24,7 @@ class ClaimRequest:
     worker: str
     limit: int
     now: datetime
-    lease: datetime
+    lease_s: int  # leases end this long after the claim, by the database's clock
     allowance: dict[str, int]  # free slots of each type with a concurrency limit
     blocked: tuple[str, ...]  # breakers whose jobs stay out
     only: str  # a half-open breaker's trial claim: only its jobs

@@ -8,7 +8,7 @@ journal's reader simply follows ``id``.
 """
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from conductor import priorities
@@ -44,10 +44,11 @@ def jobs_claim(claim: ClaimRequest) -> list[dict[str, Any]]:
     for job in jobs:
         job.state = claim.target
         job.attempts += 1
-        job.lease_expires_at = claim.lease
+        # One host: its clock is the database's.
+        job.lease_expires_at = claim.now + timedelta(seconds=claim.lease_s)
         job.locked_by = claim.worker
         job.started_at = job.started_at or claim.now
-        job.attempt_started_at = claim.now
+        job.attempt_started_at = None  # set when the runner reaches it
         job.updated_at = claim.now
     Job.objects.bulk_update(jobs, _CLAIM_FIELDS)
     RetryAttempt.objects.bulk_create(

@@ -21,7 +21,7 @@ the sweeper.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -70,11 +70,10 @@ class ClaimedJob:
 def claim_batch(
     *, queue: str, worker: str, limit: int, now: datetime, lease_s: int
 ) -> list[ClaimedJob]:
-    lease = now + timedelta(seconds=lease_s)
     with transaction.atomic():
         allowance = _free_slots()
         gate = _BreakerGate.load(now)
-        claim = _Claim(queue, worker, now, lease, allowance, gate.blocked)
+        claim = _Claim(queue, worker, now, lease_s, allowance, gate.blocked)
         claimed = claim.run(limit)
         for row in gate.trials:  # a half-open breaker lets one trial job through
             trial = claim.run(1, only=row.service_name)
@@ -121,8 +120,8 @@ class _BreakerGate:
 
 
 class _Claim:
-    def __init__(self, queue, worker, now, lease, allowance, blocked):
-        self.queue, self.worker, self.now, self.lease = queue, worker, now, lease
+    def __init__(self, queue, worker, now, lease_s, allowance, blocked):
+        self.queue, self.worker, self.now, self.lease_s = queue, worker, now, lease_s
         self.allowance, self.blocked = allowance, blocked
 
     def run(self, limit: int, *, only: str = "") -> list[ClaimedJob]:
@@ -130,7 +129,7 @@ class _Claim:
         blocked = tuple(name for name in self.blocked if name != only)
         request = ClaimRequest(
             queue=self.queue, worker=self.worker, limit=limit, now=self.now,
-            lease=self.lease, allowance=self.allowance, blocked=blocked, only=only,
+            lease_s=self.lease_s, allowance=self.allowance, blocked=blocked, only=only,
             source=JobState.PENDING, target=JobState.RUNNING,
         )  # fmt: skip
         rows = transitions.jobs_claim(request)

@@ -10,14 +10,23 @@ Then, in the same transaction, what follows from the outcomes: dead jobs join th
 dead-letter queue, breakers hear of their jobs, waiting dependents move on.
 """
 
-from collections.abc import Sequence
+import logging
+import time
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from django.db import transaction
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    transaction,
+)
 
 from conductor.backends import CompleteRow
 from conductor.engine.dependents import dependents_follow
-from conductor.engine.execute import Finished
+from conductor.engine.execute import Finished, Ran
+from conductor.engine.judge import judge_batch
 from conductor.journal.catalogue import (
     JOB_CANCELLED,
     JOB_FAILED,
@@ -27,17 +36,82 @@ from conductor.journal.catalogue import (
 )
 from conductor.journal.writer import NewEvent
 from conductor.models import RetryAttempt
-from conductor.outcomes import Cancelled, Dead, Outcome, RetryAt, Succeeded
+from conductor.outcomes import Cancelled, Dead, ErrorInfo, Outcome, RetryAt, Succeeded
 from conductor.services import transitions
 from conductor.states import JobState
 from recovery.services import BreakerReport, breaker_record, dead_letters_add
 
+log = logging.getLogger(__name__)
+
+#: How long a batch's write is retried after a lost connection (well within a lease).
+RETRY_FOR_S = 10.0
+
 
 def complete_batch(*, finished: Sequence[Finished], worker: str, now: datetime) -> int:
     """Apply every outcome still held (by ``worker``, or by the worker each job names);
-    return how many were written."""
+    return how many were written.
+
+    A lost connection or a failed commit is retried (the conditional write makes a
+    repeat harmless) for up to ``RETRY_FOR_S``; if the batch still cannot be written
+    together — the database is down, or one row cannot be stored — each outcome is
+    written on its own, so one bad row does not drop the others. An outcome that
+    cannot be stored is written as an ``OUTCOME_NOT_STORED`` failure instead, judged
+    like any other. What still cannot be written is left to the sweeper: the lease
+    runs out and the job is taken back. Inside a caller's transaction (the sweeper)
+    the caller's fate decides, and nothing is retried here.
+    """
     if not finished:
         return 0
+    if transaction.get_connection().in_atomic_block:
+        return _complete(finished, worker, now)
+    try:
+        return _retrying(lambda: _complete(finished, worker, now))
+    except DatabaseError as exc:
+        log.warning("outcomes of %d jobs not written together (%s); one by one",
+                    len(finished), exc)  # fmt: skip
+        return sum(_complete_alone(f, worker, now) for f in finished)
+
+
+def _retrying(write: Callable[[], int]) -> int:
+    deadline = time.monotonic() + RETRY_FOR_S
+    pause = 0.1
+    while True:
+        try:
+            return write()
+        except (OperationalError, InterfaceError):
+            if time.monotonic() + pause > deadline:
+                raise
+            close_old_connections()
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
+
+
+def _complete_alone(f: Finished, worker: str, now: datetime) -> int:
+    try:
+        return _retrying(lambda: _complete([f], worker, now))
+    except (OperationalError, InterfaceError) as exc:
+        log.warning("outcome of %s not written (%s): the sweeper will", f.job.id, exc)
+        return 0
+    except DatabaseError as exc:  # this row cannot be stored: say so instead
+        log.warning("outcome of %s cannot be stored: %s", f.job.id, exc)
+        problem = exc
+    try:
+        return _complete([_not_stored(f, problem)], worker, now)
+    except DatabaseError as again:
+        log.error("outcome of %s not written (%s): the sweeper will", f.job.id, again)
+        return 0
+
+
+def _not_stored(f: Finished, exc: Exception) -> Finished:
+    message = f"the outcome could not be stored: {type(exc).__name__}: {exc}"[:4000]
+    ran = Ran(
+        f.job, None, ErrorInfo("OUTCOME_NOT_STORED", message), False, f.finished_at,
+        f.duration_ms,
+    )  # fmt: skip
+    return judge_batch([ran])[0]
+
+
+def _complete(finished: Sequence[Finished], worker: str, now: datetime) -> int:
     with transaction.atomic():
         owned = transitions.jobs_complete(
             rows=[_row(f, f.job.worker or worker) for f in finished],

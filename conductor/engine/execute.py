@@ -8,6 +8,7 @@ writes a second per job), checkpoints, result files and the cancel flag.
 """
 
 import json
+import logging
 import time
 import traceback
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
 from conductor import jsonvalue, registry
@@ -25,6 +27,8 @@ from conductor.outcomes import ErrorInfo, Outcome
 from conductor.services import job_checkpoint_record, job_progress_record
 
 PROGRESS_INTERVAL_S = 0.25  # at most four progress writes a second per job
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -85,15 +89,19 @@ class Attempt:
         self._last_progress = now
         elapsed = now - self.started
         eta_s = round(elapsed * (100 - pct) / pct, 1) if pct > 0 else None
-        job_progress_record(
-            job_id=self.job.id,
-            worker=self.worker,
-            attempt=self.job.attempt,
-            pct=pct,
-            stage=stage,
-            message=message,
-            eta_s=eta_s,
-        )
+        try:
+            job_progress_record(
+                job_id=self.job.id,
+                worker=self.worker,
+                attempt=self.job.attempt,
+                pct=pct,
+                stage=stage,
+                message=message,
+                eta_s=eta_s,
+            )
+        except DatabaseError as exc:  # progress is advice: the job goes on without it
+            log.warning("progress of %s not written: %s", self.job.id, exc)
+            close_old_connections()
 
     def checkpoint(self, data: Any) -> None:
         job_checkpoint_record(

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.db.models.functions import Now
 
 from conductor.engine.claim import ClaimedJob
 from conductor.journal.catalogue import JOB_TIMEOUT_WARNING
@@ -19,16 +19,28 @@ from conductor.models import Job
 from conductor.states import JobState
 
 
+def expiry() -> Now:
+    """A lease's end by the database's clock (every host reads the same one)."""
+    return Now() + timedelta(seconds=settings.CONDUCTOR_ENGINE_LEASE_S)
+
+
 def extend(*, ids: list[str], worker: str) -> tuple[set[str], set[str]]:
     """Extend our leases; return (ids with a graceful cancel request, ids lost)."""
-    now = timezone.now()
     mine = Job.objects.filter(id__in=ids, state=JobState.RUNNING, locked_by=worker)
-    mine.update(
-        lease_expires_at=now + timedelta(seconds=settings.CONDUCTOR_ENGINE_LEASE_S)
-    )
+    mine.update(lease_expires_at=expiry())
     held = {str(i): asked for i, asked in mine.values_list("id", "cancel_requested_at")}
     graceful = {job_id for job_id, asked in held.items() if asked is not None}
     return graceful, set(ids) - set(held)
+
+
+def mark_started(*, ids: list[str], worker: str) -> None:
+    """These claimed jobs are about to run (``attempt_started_at``, database clock)."""
+    Job.objects.filter(
+        id__in=ids,
+        state=JobState.RUNNING,
+        locked_by=worker,
+        attempt_started_at__isnull=True,
+    ).update(attempt_started_at=Now())
 
 
 @transaction.atomic

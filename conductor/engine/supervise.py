@@ -5,19 +5,28 @@ watches it:
 
 - every third of the lease it extends the leases of the jobs it still holds and reads
   their cancel requests (graceful: the handler's ``ctx.cancelled`` turns true; forced:
-  the job was taken from us, so the runner is abandoned);
+  the job was taken from us, so the runner is abandoned). A database error does not
+  stop it: it tries again every second, and if it cannot renew before the leases run
+  out it stops the batch cleanly (the cancel flag is raised, nothing more is started,
+  and what had not finished is left to the sweeper) instead of letting the runner go
+  on with jobs that other workers may soon take;
+- the runner marks jobs started a chunk at a time, just before it runs the first job
+  of a chunk, so a job the worker never reached (it died first) is taken back without
+  using up an attempt;
 - at 80 % of a job's timeout it journals ``job.timeout_warning``;
 - past the timeout it fails the job with ``TIMEOUT`` and abandons the runner thread
   (Python cannot kill a thread; the handler's cancel flag is raised so a cooperative
   handler stops) and goes on with the rest of the batch in a fresh runner.
 """
 
+import logging
+import math
 import threading
 import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import DatabaseError, close_old_connections, connections
 
 from conductor.engine import lease
 from conductor.engine.claim import ClaimedJob
@@ -25,6 +34,11 @@ from conductor.engine.execute import Attempt, Ran, execute, finish
 from conductor.outcomes import ErrorInfo
 
 WARN_AT = 0.8
+START_CHUNKS = 4  # a batch is marked started in four steps
+RETRY_S = 1.0  # after a failed renewal, try again this soon
+LOST_AT = 0.8  # give up when this share of the lease passed without a renewal
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -43,14 +57,19 @@ class Runner(threading.Thread):
         self.current: Attempt | None = None
         self.abandoned = False
         self.done = threading.Event()
+        self.chunk = max(1, math.ceil(len(jobs) / START_CHUNKS))
+        self.marked = 0  # jobs[:marked] are marked started
 
     def run(self) -> None:
         try:
-            for job in self.jobs:
+            for index, job in enumerate(self.jobs):
                 if self.abandoned:
                     return
                 if job.id in self.flags.revoked:
                     continue  # forcibly cancelled before it started: never run it
+                if not self._mark_started(index):
+                    self.abandoned = True  # nothing runs unmarked: left to the sweeper
+                    return
                 self.current = self._attempt(job)
                 finished = execute(self.current)
                 if not self.abandoned:
@@ -59,6 +78,22 @@ class Runner(threading.Thread):
         finally:
             connections.close_all()  # this thread's connections, if a handler used any
             self.done.set()
+
+    def _mark_started(self, index: int) -> bool:
+        """Before the first job of a chunk runs, the chunk is marked started: only a
+        job the worker never reached is taken back without using up an attempt.
+        False when the mark cannot be written (no job may run unmarked)."""
+        if index < self.marked:
+            return True
+        end = min(index + self.chunk, len(self.jobs))
+        ids = [job.id for job in self.jobs[index:end]]
+        try:
+            lease.mark_started(ids=ids, worker=self.worker)
+        except DatabaseError as exc:
+            log.warning("could not mark jobs started (%s); stopping the batch", exc)
+            return False
+        self.marked = end
+        return True
 
     def _attempt(self, job: ClaimedJob) -> Attempt:
         flags = self.flags
@@ -80,8 +115,8 @@ def run_batch(batch: list[ClaimedJob], *, worker: str) -> list[Ran]:
         results.update(runner.results)
         if timed_out is not None:
             results[timed_out.job.id] = timed_out
-        if not runner.abandoned:
-            break  # the runner went through every job (skipping revoked ones)
+        if not runner.abandoned or beat.lost:
+            break  # every job went through (skipping revoked ones), or we lost hold
         done = set(results) | flags.revoked
         remaining = [job for job in remaining if job.id not in done]
     return [results[job.id] for job in batch if job.id in results]
@@ -93,6 +128,9 @@ def _watch(runner: Runner, beat: "Heartbeat") -> Ran | None:
     warned: set[str] = set()
     while not runner.done.wait(timeout=_next_wake(runner, beat)):
         beat.maybe_beat()
+        if beat.lost:  # the leases run out and cannot be renewed: stop cleanly
+            runner.abandoned = True
+            return None
         attempt = runner.current
         if attempt is None:
             continue
@@ -126,25 +164,40 @@ def _timeout(job: ClaimedJob) -> ErrorInfo:
 
 
 class Heartbeat:
-    """Extends our leases and reads cancel requests, every third of the lease."""
+    """Extends our leases and reads cancel requests, every third of the lease; after a
+    database error, every second until it succeeds or the leases are about to end."""
 
     def __init__(self, *, worker: str, flags: Flags):
         self.worker, self.flags = worker, flags
         self.held: list[str] = []
-        self.interval = settings.CONDUCTOR_ENGINE_LEASE_S / 3
-        self.last = time.monotonic()
+        self.lease_s = settings.CONDUCTOR_ENGINE_LEASE_S
+        self.interval = self.lease_s / 3
+        self.wait = self.interval
+        self.last = self.renewed = time.monotonic()  # the claim set the leases
+        self.lost = False
 
     def due_in(self) -> float:
-        return max(0.0, self.last + self.interval - time.monotonic())
+        return max(0.0, self.last + self.wait - time.monotonic())
 
     def maybe_beat(self) -> None:
         if self.due_in() > 0 or not self.held:
             return
         self.last = time.monotonic()
-        close_old_connections()
-        graceful, revoked = lease.extend(ids=self.held, worker=self.worker)
+        try:
+            close_old_connections()
+            graceful, revoked = lease.extend(ids=self.held, worker=self.worker)
+        except DatabaseError as exc:
+            self.wait = min(RETRY_S, self.interval)
+            self.lost = self.last - self.renewed >= LOST_AT * self.lease_s
+            then = "stopping the batch" if self.lost else "trying again"
+            log.warning("lease renewal failed (%s); %s", exc, then)
+            return
+        self.wait, self.renewed = self.interval, self.last
         self.flags.graceful |= graceful
         self.flags.revoked |= revoked
 
     def warn(self, job: ClaimedJob, elapsed: float) -> None:
-        lease.timeout_warning(job=job, worker=self.worker, elapsed_s=elapsed)
+        try:
+            lease.timeout_warning(job=job, worker=self.worker, elapsed_s=elapsed)
+        except DatabaseError as exc:  # a warning is not worth stopping for
+            log.warning("timeout warning of %s not journalled: %s", job.id, exc)

@@ -19,8 +19,9 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Value
-from django.db.models.functions import Least
+from django.db.models.functions import Least, Now
 
+from conductor import doorbell
 from conductor.engine.claim import ClaimedJob
 from conductor.engine.complete import OUTCOME_STATES, complete_batch
 from conductor.engine.dependents import waiting_follow
@@ -32,8 +33,9 @@ from conductor.journal.catalogue import (
     JOB_LEASE_EXPIRED,
 )
 from conductor.journal.writer import NewEvent, event_record, events_record
-from conductor.models import Job, Priority
+from conductor.models import Job, Priority, RetryAttempt
 from conductor.outcomes import ErrorInfo
+from conductor.services.transitions import jobs_transition
 from conductor.states import ACTIVE, JobState
 
 EXPIRED_BATCH = 500
@@ -79,22 +81,59 @@ def waiting_recover(*, now: datetime) -> int:
 
 @transaction.atomic
 def leases_reclaim(*, now: datetime) -> int:
-    """Jobs whose lease ran out: their attempt failed with ``LEASE_EXPIRED``.
-
-    The failure goes the way of any other: classified, backed off or dead-lettered,
-    told to the job's breaker, followed by its dependents (``complete_batch``).
-    """
+    """Jobs whose lease ran out (by the database's clock, which every worker's
+    lease was set by): taken back from the worker that stopped holding them."""
     expired = list(
         Job.objects.select_for_update(skip_locked=True)
-        .filter(state=JobState.RUNNING, lease_expires_at__lt=now)
+        .filter(state=JobState.RUNNING, lease_expires_at__lt=Now())
         .order_by("lease_expires_at")[:EXPIRED_BATCH]
     )
-    if not expired:
-        return 0
-    finished = judge_batch([_lost(job, now) for job in expired])
-    events_record((_expired_event(f) for f in finished), at=now)
-    complete_batch(finished=finished, worker="", now=now)
-    return len(expired)
+    return reclaim(expired, now=now)
+
+
+def reclaim(jobs: list[Job], *, now: datetime) -> int:
+    """Take running jobs back from a worker that is gone (rows locked by the caller).
+
+    A job its worker never reached (not marked started, no cancel pending) goes back
+    to ``pending`` as it was, its attempt unused. Any other attempt failed with
+    ``LEASE_EXPIRED``, and that goes the way of any failure: classified, backed off or
+    dead-lettered, told to the job's breaker, followed by its dependents
+    (``complete_batch``); or, with a graceful cancel pending, it ends cancelled.
+    """
+    unstarted = [
+        j for j in jobs if j.attempt_started_at is None and not j.cancel_requested_at
+    ]
+    lost = [j for j in jobs if j not in unstarted]
+    if unstarted:
+        _put_back(unstarted, now)
+    if lost:
+        finished = judge_batch([_lost(job, now) for job in lost])
+        events_record((_expired_event(f) for f in finished), at=now)
+        complete_batch(finished=finished, worker="", now=now)
+    return len(jobs)
+
+
+def _never_started(job: Job) -> bool:
+    return job.attempt_started_at is None and job.cancel_requested_at is None
+
+
+def _put_back(jobs: list[Job], now: datetime) -> None:
+    """Claimed but never started: back to ``pending``, the attempt not counted."""
+    held = {str(job.id): job for job in jobs}
+    RetryAttempt.objects.filter(
+        job_id__in=list(held), status=RetryAttempt.Status.PENDING,
+        attempt_number=F("job__attempts"),
+    ).delete()  # fmt: skip
+    jobs_transition(
+        ids=list(held), expect=JobState.RUNNING, to=JobState.PENDING,
+        event=JOB_LEASE_EXPIRED, now=now,
+        data=lambda job_id: {"worker": held[job_id].locked_by,
+                             "attempt": held[job_id].attempts, "started": False},
+        changes={"attempts": F("attempts") - 1, "lease_expires_at": None,
+                 "locked_by": ""},
+    )  # fmt: skip
+    for queue in {job.queue for job in jobs}:
+        doorbell.ring(queue)
 
 
 def _lost(job: Job, now: datetime) -> Ran:
@@ -120,7 +159,7 @@ def _lost(job: Job, now: datetime) -> Ran:
 
 
 def _expired_event(f: Finished) -> NewEvent:
-    data = {"worker": f.job.worker, "attempt": f.job.attempt,
+    data = {"worker": f.job.worker, "attempt": f.job.attempt, "started": True,
             "state": OUTCOME_STATES[type(f.outcome)]}  # fmt: skip
     return NewEvent(JOB_LEASE_EXPIRED, f.job.id, data, trace_id=f.job.trace_id)
 

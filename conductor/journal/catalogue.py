@@ -127,6 +127,7 @@ JOB_LEASE_EXPIRED = _event(
     "job.lease_expired", "job", "The worker running the job stopped holding it.",
     "jobs", worker="the worker that held it", attempt="the attempt it was running",
     state="the job's state after the sweeper took it back",
+    started="false: the worker never reached it, and the attempt was not counted",
 )  # fmt: skip
 JOB_TIMEOUT_WARNING = _event(
     "job.timeout_warning", "job", "An attempt has used 80 % of its timeout.", "jobs",

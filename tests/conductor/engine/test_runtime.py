@@ -10,6 +10,7 @@ from django.db import connections
 from django.utils import timezone
 
 from conductor import services
+from conductor.engine import lease
 from conductor.engine.claim import claim_batch
 from conductor.engine.sweep import leases_reclaim
 from conductor.models import Event, Job, RetryAttempt
@@ -114,6 +115,7 @@ def test_an_expired_lease_puts_the_job_back_and_closes_its_attempt():
     claim_batch(
         queue="default", worker="dead-worker", limit=10, now=timezone.now(), lease_s=30
     )
+    lease.mark_started(ids=[str(job.id)], worker="dead-worker")  # it began, then died
     Job.objects.filter(id=job.id).update(lease_expires_at=timezone.now() - timedelta(1))
     reclaimed_at = timezone.now()
     assert leases_reclaim(now=reclaimed_at) == 1
@@ -127,7 +129,9 @@ def test_an_expired_lease_puts_the_job_back_and_closes_its_attempt():
     assert attempt.status == "failed" and attempt.error_code == "LEASE_EXPIRED"
     assert attempt.retry_at == job.run_at
     event = _events(job, "job.lease_expired").get()
-    assert event.data == {"worker": "dead-worker", "attempt": 1, "state": "pending"}
+    assert event.data == {
+        "worker": "dead-worker", "attempt": 1, "state": "pending", "started": True,
+    }  # fmt: skip
     order = list(
         Event.objects.filter(subject_id=str(job.id), id__gte=event.id)
         .order_by("id")
@@ -145,10 +149,31 @@ def test_an_expired_lease_puts_the_job_back_and_closes_its_attempt():
 def test_an_expired_lease_out_of_retries_dead_letters_the_job():
     job = JobFactory(max_retries=0)
     claim_batch(queue="default", worker="dead", limit=10, now=timezone.now(), lease_s=1)
+    lease.mark_started(ids=[str(job.id)], worker="dead")
     Job.objects.filter(id=job.id).update(lease_expires_at=timezone.now() - timedelta(1))
     leases_reclaim(now=timezone.now())
     job.refresh_from_db()
     assert job.state == "dead" and job.error["code"] == "LEASE_EXPIRED"
+
+
+@pytest.mark.django_db
+def test_a_job_its_worker_never_reached_goes_back_without_using_an_attempt():
+    job = JobFactory(max_retries=0)  # no retry to spare
+    claim_batch(queue="default", worker="dead", limit=10, now=timezone.now(), lease_s=1)
+    Job.objects.filter(id=job.id).update(lease_expires_at=timezone.now() - timedelta(1))
+    assert leases_reclaim(now=timezone.now()) == 1
+    job.refresh_from_db()
+    assert (job.state, job.attempts, job.locked_by) == ("pending", 0, "")
+    assert not RetryAttempt.objects.filter(job=job).exists()
+    event = _events(job, "job.lease_expired").get()
+    assert event.data == {
+        "worker": "dead", "attempt": 1, "state": "pending", "started": False,
+    }  # fmt: skip
+    run_due_jobs()  # its one and only attempt is still there
+    job.refresh_from_db()
+    assert (job.state, job.attempts) == ("succeeded", 1)
+    attempt = RetryAttempt.objects.get(job=job)
+    assert (attempt.attempt_number, attempt.status) == (1, "success")
 
 
 @pytest.mark.django_db

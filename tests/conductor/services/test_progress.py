@@ -7,6 +7,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from conductor.engine import lease
 from conductor.engine.sweep import leases_reclaim
 from conductor.models import Job
 from conductor.services import job_checkpoint_record, job_progress_record
@@ -18,7 +19,8 @@ pytestmark = pytest.mark.django_db
 
 def test_reports_of_an_earlier_attempt_by_the_same_worker_are_dropped():
     job = JobFactory(max_retries=3)
-    claim(worker="w")  # attempt 1 ... which stalls, and loses its lease
+    claim(worker="w")  # attempt 1 ... which starts, stalls, and loses its lease
+    lease.mark_started(ids=[str(job.id)], worker="w")
     Job.objects.filter(id=job.id).update(lease_expires_at=timezone.now())
     leases_reclaim(now=timezone.now() + timedelta(seconds=1))
     with time_machine.travel(timezone.now() + timedelta(minutes=1), tick=False):
