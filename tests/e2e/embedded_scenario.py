@@ -19,6 +19,7 @@ from django.core.management import call_command  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from conductor import services  # noqa: E402
+from conductor.engine import lease  # noqa: E402
 from conductor.engine.claim import claim_batch  # noqa: E402
 from conductor.engine.run import drain  # noqa: E402
 from conductor.engine.sweep import leases_reclaim  # noqa: E402
@@ -44,14 +45,21 @@ def main() -> None:
         request=JobRequest(type="demo.noop", payload={}, depends_on=[str(first.id)])
     )
     services.job_submit(request=JobRequest(type="demo.noop", payload={}))
-    claim_batch(queue="default", worker="ghost", limit=1, now=timezone.now(), lease_s=1)
+    # A worker claims two jobs, starts the first, and dies.
+    started, unstarted = claim_batch(
+        queue="default", worker="ghost", limit=2, now=timezone.now(), lease_s=1
+    )
+    lease.mark_started(ids=[started.id], worker="ghost")
     Job.objects.filter(locked_by="ghost").update(
         lease_expires_at=timezone.now() - timedelta(seconds=5)
     )
     reclaimed_at = timezone.now()
     reclaimed = leases_reclaim(now=reclaimed_at)
-    ghost = Job.objects.get(attempts=1, state="pending")
+    ghost = Job.objects.get(id=started.id)
     backoff_s = (ghost.run_at - reclaimed_at).total_seconds()
+    put_back = Job.objects.get(id=unstarted.id)
+    put_back_attempts = (put_back.state, put_back.attempts,
+                         RetryAttempt.objects.filter(job=put_back).count())  # fmt: skip
     breaker_ensure(service="svc")
     breaker_update(service="svc", changes={"failure_threshold": 1}, actor="test")
     services.job_submit(request=JobRequest(
@@ -74,6 +82,7 @@ def main() -> None:
         "child": Job.objects.get(id=child.id).state,
         "reclaimed": reclaimed,
         "reclaimed_backoff_s": backoff_s,
+        "put_back": put_back_attempts,
         "success_attempts": RetryAttempt.objects.filter(status="success").count(),
         "jobs": Job.objects.count(),
         "submitted_events": Event.objects.filter(type="job.submitted").count(),

@@ -27,8 +27,9 @@ def test_engine_paths_on_sqlite(tmp_path):
     assert states["flaky"] == "dead" and states["dead_letters"] == 2
     assert states["breaker"] == "open" and states["blocked"] == "parked"
     assert states["child"] == "succeeded"  # released by its dependency, then ran
-    assert states["reclaimed"] == 1 and states["lease_expired_events"] == 1
+    assert states["reclaimed"] == 2 and states["lease_expired_events"] == 2
     assert 0.9 <= states["reclaimed_backoff_s"] <= 1.1  # retried after its backoff
+    assert states["put_back"] == ["pending", 0, 0]  # never reached: no attempt used
     total = states["jobs"]
     assert total == 156
     assert states["success_attempts"] == total - 3  # not the two flaky, not the parked
