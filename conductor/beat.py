@@ -1,10 +1,14 @@
 """Conductor's beat scheduler: django-celery-beat's DatabaseScheduler, plus two things.
 
-1. **The tick runs inside beat.** Every ``CONDUCTOR_ENGINE_TICK_S`` beat itself
-   half-opens due breakers, parks and unparks jobs and rings the doorbell for due
-   queues (``conductor.engine.tick``). Sent as a Celery message, the tick would wait in
-   line behind doorbells whenever workers are busy; run here, a retry starts within a
-   tick of its ``run_at`` whatever the workers are doing.
+1. **The tick and the sweeper run inside beat.** Every ``CONDUCTOR_ENGINE_TICK_S``
+   beat itself half-opens due breakers, parks and unparks jobs and rings the doorbell
+   for due queues (``conductor.engine.tick``); every
+   ``CONDUCTOR_ENGINE_SWEEP_INTERVAL_S`` it takes back the jobs of dead workers and ages
+   waiting ones (``conductor.engine.sweep``). Sent as Celery messages, they would wait
+   in line behind doorbells whenever workers are busy, and nobody would run them when
+   every worker is dead — the very time the sweeper is needed; run here, a retry
+   starts within a tick of its ``run_at`` and a dead worker's jobs come back within a
+   lease and a sweep, whatever the workers are doing.
 2. **Sub-second intervals survive the database.** django-celery-beat stores an
    interval's ``every`` as an integer number of seconds, so 0.5 s became 0 — a busy loop
    after the next reload (django-celery-beat#673). Fractional intervals are stored in
@@ -21,6 +25,7 @@ from django.utils import timezone
 from django_celery_beat import schedulers
 from django_celery_beat.models import MICROSECONDS, IntervalSchedule
 
+from conductor.engine.sweep import sweep
 from conductor.engine.tick import tick
 
 log = logging.getLogger(__name__)
@@ -51,20 +56,24 @@ class ConductorScheduler(schedulers.DatabaseScheduler):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._next_tick = 0.0
+        self._next_tick = self._next_sweep = 0.0
 
     def tick(self, *args, **kwargs) -> float:
         wait = super().tick(*args, **kwargs)
         now = time.monotonic()
         if now >= self._next_tick:
             self._next_tick = now + settings.CONDUCTOR_ENGINE_TICK_S
-            self._conductor_tick()
-        return max(0.0, min(wait, self._next_tick - time.monotonic()))
+            self._run("tick", tick)
+        if now >= self._next_sweep:
+            self._next_sweep = now + settings.CONDUCTOR_ENGINE_SWEEP_INTERVAL_S
+            self._run("sweep", sweep)
+        due = min(self._next_tick, self._next_sweep) - time.monotonic()
+        return max(0.0, min(wait, due))
 
     @staticmethod
-    def _conductor_tick() -> None:
+    def _run(name: str, chore) -> None:
         close_old_connections()  # a database restart must not stop beat for good
         try:
-            tick(now=timezone.now())
+            chore(now=timezone.now())
         except Exception:
-            log.exception("conductor tick failed; trying again next tick")
+            log.exception("conductor %s failed; trying again next time", name)

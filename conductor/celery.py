@@ -4,6 +4,7 @@ Worker and beat run as Celery's own programs: ``celery -A conductor worker`` and
 ``celery -A conductor beat``. Configuration comes from Django settings (``CELERY_*``).
 """
 
+import logging
 import os
 
 from celery import Celery, signals
@@ -13,6 +14,8 @@ from conductor import doorbell
 from conductor.checks import raise_on_errors
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "conductor.settings")
+
+log = logging.getLogger(__name__)
 
 app = Celery("conductor")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -25,6 +28,18 @@ def _send(task: str, args: list) -> None:
 
 # The core rings the doorbell; here it is wired to Celery.
 doorbell.connect(_send)
+
+
+@signals.worker_ready.connect
+def _recover_local_leases(**_kwargs) -> None:
+    """A worker that starts where one died takes back that one's jobs at once."""
+    try:
+        recovered = app.tasks["conductor.leases_recover_local"]()
+    except Exception:  # the sweeper will find them when their leases run out
+        log.exception("could not recover the leases of dead workers on this host")
+        return
+    if recovered:
+        log.warning("took back %d jobs of dead workers on this host", recovered)
 
 
 @signals.worker_init.connect

@@ -379,12 +379,6 @@ CONDUCTOR_EMAIL_MAX_ATTACHMENT_BYTES = _positive_int(
 )
 
 CELERY_BEAT_SCHEDULE = {
-    "conductor.sweep": {
-        "task": "conductor.sweep",
-        "schedule": CONDUCTOR_ENGINE_SWEEP_INTERVAL_S,
-        # A sweep that waited longer than two intervals is replaced by a newer one.
-        "options": {"expires": 2 * CONDUCTOR_ENGINE_SWEEP_INTERVAL_S},
-    },
     "recovery.dlq_cleanup": {
         "task": "recovery.dlq_cleanup",
         "schedule": 6 * 3600.0,

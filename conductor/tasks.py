@@ -20,6 +20,20 @@ def sweep() -> dict:
     return run_sweep(now=timezone.now())
 
 
+@shared_task(name="conductor.leases_recover_local", ignore_result=True)
+def leases_recover_local() -> int:
+    """Run in a worker as it starts: take back the jobs of its dead predecessors."""
+    import socket
+
+    from django.utils import timezone
+
+    from conductor.engine.run import process_alive
+    from conductor.engine.sweep import leases_recover_local as recover
+
+    host, now = socket.gethostname(), timezone.now()
+    return recover(host=host, alive=process_alive, now=now)
+
+
 @shared_task(name="conductor.beat_heartbeat", ignore_result=True, bind=True)
 def beat_heartbeat(self) -> None:
     from django.utils import timezone

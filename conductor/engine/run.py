@@ -21,7 +21,19 @@ from conductor.engine.supervise import run_batch
 
 
 def worker_name() -> str:
+    """``host:pid`` of this process: what running jobs' ``locked_by`` says."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
 
 
 def drain(*, queue: str, ring: Callable[[str], None], worker: str | None = None) -> int:

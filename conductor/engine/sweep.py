@@ -14,6 +14,7 @@ Doorbells for due work are rung by the more frequent tick (``conductor.engine.ti
 a lost message costs at most one tick.
 """
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -89,6 +90,26 @@ def leases_reclaim(*, now: datetime) -> int:
         .order_by("lease_expires_at")[:EXPIRED_BATCH]
     )
     return reclaim(expired, now=now)
+
+
+@transaction.atomic
+def leases_recover_local(
+    *, host: str, alive: Callable[[int], bool], now: datetime
+) -> int:
+    """At a worker's start: jobs still held by a process of this host that no longer
+    exists are taken back at once, without waiting for their leases to run out (as
+    Sidekiq's super_fetch does). A process id that is alive again (reused) is left to
+    its lease."""
+    held = Job.objects.select_for_update(skip_locked=True).filter(
+        state=JobState.RUNNING, locked_by__startswith=f"{host}:"
+    )
+    gone = [job for job in held if not _alive(job.locked_by, alive)]
+    return reclaim(gone, now=now)
+
+
+def _alive(locked_by: str, alive: Callable[[int], bool]) -> bool:
+    pid = locked_by.rpartition(":")[2]
+    return not pid.isdigit() or alive(int(pid))
 
 
 def reclaim(jobs: list[Job], *, now: datetime) -> int:

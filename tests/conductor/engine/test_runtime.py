@@ -210,3 +210,22 @@ def test_a_lost_job_with_a_graceful_cancel_pending_is_cancelled_not_retried():
     assert _events(job, "job.cancelled").get().data["mode"] == "graceful"
     assert not _events(job, "job.retry_scheduled").exists()
     assert RetryAttempt.objects.get(job=job).error_code == "CANCELLED"
+
+
+@pytest.mark.django_db
+def test_a_worker_starting_takes_back_the_jobs_of_its_dead_predecessors_at_once():
+    from conductor.engine.sweep import leases_recover_local
+
+    dead, alive, elsewhere = JobFactory(), JobFactory(), JobFactory()
+    for job, worker in ((dead, "box:4000001"), (alive, "box:77"), (elsewhere, "far:5")):
+        claim_batch(queue="default", worker=worker, limit=1, now=timezone.now(),
+                    lease_s=300)  # fmt: skip
+        lease.mark_started(ids=[str(job.id)], worker=worker)
+    recovered = leases_recover_local(
+        host="box", alive=lambda pid: pid == 77, now=timezone.now()
+    )
+    assert recovered == 1
+    states = {j.id: Job.objects.get(id=j.id).state for j in (dead, alive, elsewhere)}
+    # Long before its lease (5 minutes) ends, the dead process's job is back.
+    assert states == {dead.id: "pending", alive.id: "running", elsewhere.id: "running"}
+    assert _events(dead, "job.lease_expired").get().data["worker"] == "box:4000001"
