@@ -223,6 +223,7 @@ class ApiKeyAdmin(APIKeyModelAdmin):
             scopes=list(obj.scopes or ["read"]),
             tier=obj.tier,
             owner=obj.owner,
+            expires_at=obj.expiry_date,
             actor=request.user.get_username(),
         )
         obj.pk = row.pk

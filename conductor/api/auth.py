@@ -60,19 +60,24 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not key:
             raise exceptions.AuthenticationFailed("the Api-Key header has no key")
         try:
-            api_key = ApiKey.objects.get_from_key(key)
+            api_key = ApiKey.objects.get_from_key(key)  # revoked keys are not found
         except ApiKey.DoesNotExist:
-            raise exceptions.AuthenticationFailed(
-                "unknown, revoked or expired API key"
-            ) from None
+            api_key = None
+        owner = api_key.owner if api_key is not None else None
+        if (
+            api_key is None
+            or api_key.has_expired
+            or (owner is not None and not owner.is_active)
+        ):
+            # One answer for every case: a caller learns nothing about other keys.
+            raise exceptions.AuthenticationFailed("unknown, revoked or expired API key")
         principal = ApiKeyPrincipal(
             key_id=api_key.id,
             name=api_key.name,
             scopes=list(api_key.scopes),
             tier=api_key.tier,
         )
-        user = api_key.owner or principal
-        return user, api_key
+        return owner or principal, api_key
 
     def authenticate_header(self, request):
         return self.keyword

@@ -265,7 +265,7 @@ ERROR_RULE_DELETED = _event(
 API_KEY_CREATED = _event(
     "api_key.created", "apikey", "An API key was made.", None,
     name="the key's name", prefix="its public prefix", scopes="read, write, admin",
-    tier="standard or premium",
+    tier="standard or premium", expires_at="when it stops working, or null",
 )  # fmt: skip
 API_KEY_REVOKED = _event(
     "api_key.revoked", "apikey", "An API key was revoked.", None,

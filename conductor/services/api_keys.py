@@ -1,6 +1,9 @@
 """API keys: made here, hashed at rest; the plain key is returned once, never kept."""
 
+from datetime import datetime
+
 from django.db import transaction
+from django.utils import timezone
 
 from conductor.errors import FieldError, ValidationFailed
 from conductor.journal.catalogue import API_KEY_CREATED, API_KEY_REVOKED
@@ -33,19 +36,30 @@ def _check(*, name: str, scopes: list[str], tier: str) -> None:
 
 @transaction.atomic
 def api_key_create(
-    *, name: str, scopes: list[str], tier: str = "standard", owner=None, actor: str
+    *,
+    name: str,
+    scopes: list[str],
+    tier: str = "standard",
+    owner=None,
+    expires_at: datetime | None = None,
+    actor: str,
 ) -> tuple[ApiKey, str]:
-    """Create a key; return the row and the plain key (shown to the caller once)."""
+    """Create a key; return the row and the plain key (shown to the caller once).
+    After ``expires_at`` (if given) the key is refused."""
     _check(name=name, scopes=scopes, tier=tier)
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationFailed([FieldError("expires_at", "must be in the future")])
     row, key = ApiKey.objects.create_key(
-        name=name, scopes=scopes, tier=tier, owner=owner
+        name=name, scopes=scopes, tier=tier, owner=owner, expiry_date=expires_at
     )
+    expires = expires_at.isoformat() if expires_at else None
     event_record(
         type=API_KEY_CREATED,
         subject=("apikey", row.prefix),
         actor=actor,
-        data={"name": name, "prefix": row.prefix, "scopes": scopes, "tier": tier},
-    )
+        data={"name": name, "prefix": row.prefix, "scopes": scopes, "tier": tier,
+              "expires_at": expires},
+    )  # fmt: skip
     return row, key
 
 
