@@ -113,7 +113,13 @@ def _each(request, queryset, action, verb: str) -> None:
 class JobAdmin(ReadOnlyAdmin):
     actions = ["cancel_jobs", "force_cancel_jobs", "retry_jobs", "resume_jobs"]
 
-    @admin.action(description="Cancel selected jobs (graceful)")
+    def has_cancel_permission(self, request) -> bool:
+        return request.user.has_perm("conductor.cancel_job")
+
+    def has_retry_permission(self, request) -> bool:
+        return request.user.has_perm("conductor.retry_job")
+
+    @admin.action(description="Cancel selected jobs (graceful)", permissions=["cancel"])
     def cancel_jobs(self, request, queryset):
         actor = request.user.get_username()
         _each(
@@ -127,7 +133,9 @@ class JobAdmin(ReadOnlyAdmin):
             "Cancelled",
         )
 
-    @admin.action(description="Cancel selected jobs now (forced)")
+    @admin.action(
+        description="Cancel selected jobs now (forced)", permissions=["cancel"]
+    )
     def force_cancel_jobs(self, request, queryset):
         actor = request.user.get_username()
         _each(
@@ -142,7 +150,9 @@ class JobAdmin(ReadOnlyAdmin):
             "Cancelled",
         )
 
-    @admin.action(description="Retry selected failed or dead jobs")
+    @admin.action(
+        description="Retry selected failed or dead jobs", permissions=["retry"]
+    )
     def retry_jobs(self, request, queryset):
         actor = request.user.get_username()
         _each(
@@ -154,7 +164,7 @@ class JobAdmin(ReadOnlyAdmin):
             "Retried",
         )
 
-    @admin.action(description="Resume selected cancelled jobs")
+    @admin.action(description="Resume selected cancelled jobs", permissions=["retry"])
     def resume_jobs(self, request, queryset):
         actor = request.user.get_username()
         _each(
@@ -233,7 +243,10 @@ class ApiKeyAdmin(APIKeyModelAdmin):
             "it will not be shown again.",
         )
 
-    @admin.action(description="Revoke selected keys")
+    def has_revoke_permission(self, request) -> bool:
+        return request.user.has_perm("conductor.revoke_apikey")
+
+    @admin.action(description="Revoke selected keys", permissions=["revoke"])
     def revoke(self, request, queryset):
         for key in queryset.filter(revoked=False):
             services.api_key_revoke(key=key, actor=request.user.get_username())

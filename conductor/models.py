@@ -189,6 +189,10 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [
+            ("cancel_job", "Can cancel jobs"),
+            ("retry_job", "Can retry and resume jobs"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["idempotency_key"],
@@ -380,6 +384,7 @@ class ApiKey(AbstractAPIKey):
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "API key"
         verbose_name_plural = "API keys"
+        permissions = [("revoke_apikey", "Can revoke API keys")]
 
 
 class Heartbeat(models.Model):

@@ -167,7 +167,12 @@ class CircuitBreakerAdmin(ServiceSavedAdmin):
             service=row.service_name, changes=changes, actor=_actor(request)
         )
 
-    @admin.action(description="Reset selected breakers (close them)")
+    def has_operate_permission(self, request) -> bool:
+        return request.user.has_perm("recovery.operate_circuitbreaker")
+
+    @admin.action(
+        description="Reset selected breakers (close them)", permissions=["operate"]
+    )
     def reset_breakers(self, request, queryset):
         actor = _actor(request)
         _each(
@@ -178,7 +183,7 @@ class CircuitBreakerAdmin(ServiceSavedAdmin):
             "breaker(s)",
         )
 
-    @admin.action(description="Force selected breakers open")
+    @admin.action(description="Force selected breakers open", permissions=["operate"])
     def force_open_breakers(self, request, queryset):
         actor = _actor(request)
         _each(
@@ -248,7 +253,16 @@ class DeadLetterAdmin(ReadOnlyAdmin):
     def status(self, entry: DeadLetter) -> str:
         return entry.resolution or "open"
 
-    @admin.action(description="Resubmit selected dead letters (as new jobs)")
+    def has_resubmit_permission(self, request) -> bool:
+        return request.user.has_perm("recovery.resubmit_deadletter")
+
+    def has_resolve_permission(self, request) -> bool:
+        return request.user.has_perm("recovery.resolve_deadletter")
+
+    @admin.action(
+        description="Resubmit selected dead letters (as new jobs)",
+        permissions=["resubmit"],
+    )
     def resubmit_entries(self, request, queryset):
         actor = _actor(request)
         _each(
@@ -263,7 +277,7 @@ class DeadLetterAdmin(ReadOnlyAdmin):
             "dead letter(s)",
         )
 
-    @admin.action(description="Resolve selected dead letters")
+    @admin.action(description="Resolve selected dead letters", permissions=["resolve"])
     def resolve_entries(self, request, queryset):
         actor = _actor(request)
         _each(
@@ -278,7 +292,7 @@ class DeadLetterAdmin(ReadOnlyAdmin):
             "dead letter(s)",
         )
 
-    @admin.action(description="Discard selected dead letters")
+    @admin.action(description="Discard selected dead letters", permissions=["resolve"])
     def discard_entries(self, request, queryset):
         actor = _actor(request)
         _each(

@@ -108,6 +108,7 @@ class CircuitBreaker(models.Model):
 
     class Meta:
         ordering = ["service_name"]
+        permissions = [("operate_circuitbreaker", "Can reset or force open breakers")]
 
     def __str__(self) -> str:
         return f"{self.service_name} ({self.state})"
@@ -186,6 +187,10 @@ class DeadLetter(models.Model):
 
     class Meta:
         ordering = ["-added_at", "-id"]
+        permissions = [
+            ("resubmit_deadletter", "Can resubmit dead letters"),
+            ("resolve_deadletter", "Can resolve and discard dead letters"),
+        ]
         indexes = [
             models.Index(
                 fields=["signature", "-added_at"], name="recovery_dlq_signature"

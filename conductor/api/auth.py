@@ -11,15 +11,7 @@ from dataclasses import dataclass, field
 from rest_framework import authentication, exceptions, permissions
 
 from conductor.models import ApiKey
-
-SCOPE_ORDER = ("read", "write", "admin")
-ROLE_SCOPES = {"viewer": "read", "operator": "write", "admin": "admin"}
-
-
-def implied(scopes) -> set[str]:
-    """Scopes with what they imply: admin ⊇ write ⊇ read."""
-    rank = max((SCOPE_ORDER.index(s) for s in scopes if s in SCOPE_ORDER), default=-1)
-    return set(SCOPE_ORDER[: rank + 1])
+from conductor.roles import implied, user_scopes
 
 
 @dataclass
@@ -90,13 +82,7 @@ class SessionAuthentication(authentication.SessionAuthentication):
 def scopes_of(request) -> set[str]:
     if isinstance(request.auth, ApiKey):
         return implied(request.auth.scopes)
-    user = request.user
-    if not user or not user.is_authenticated:
-        return set()
-    if user.is_superuser:
-        return implied(["admin"])
-    groups = user.groups.values_list("name", flat=True)
-    return implied([ROLE_SCOPES[g] for g in groups if g in ROLE_SCOPES])
+    return user_scopes(request.user)
 
 
 def actor_of(request) -> str:
