@@ -53,6 +53,14 @@ class ConfigReader:
             raise ValueError(f"use one of {', '.join(sorted(_TRUE | _FALSE - {''}))}")
         return raw in _TRUE
 
+    def ports(self, name, default):
+        """A comma list of TCP ports (1-65535)."""
+        raw = self.env.list(name, default=[str(port) for port in default])
+        ports = sorted({int(port) for port in raw})
+        if not ports or not all(0 < port < 65536 for port in ports):
+            raise ValueError("ports are whole numbers from 1 to 65535")
+        return ports
+
     def database(self, url: str) -> dict:
         """Django's DATABASES entry for ``url`` (PostgreSQL or SQLite)."""
         scheme = urlsplit(url).scheme

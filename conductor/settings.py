@@ -370,6 +370,10 @@ CONDUCTOR_DEMO_USERNAME = env.str("DJANGO_SUPERUSER_USERNAME", default="admin")
 # Outbound HTTP (conductor.egress): hosts, addresses or CIDR networks the SSRF guard
 # lets through although they are loopback/private; empty refuses every such target.
 CONDUCTOR_EGRESS_ALLOW_HOSTS = _typed("CONDUCTOR_EGRESS_ALLOW_HOSTS", env.list, [])
+# Ports outbound calls may use (hosts in the allow-list may use any).
+CONDUCTOR_EGRESS_ALLOW_PORTS = _typed(
+    "CONDUCTOR_EGRESS_ALLOW_PORTS", _read.ports, [80, 443, 8080, 8443]
+)
 CONDUCTOR_EGRESS_TIMEOUT_S = _positive_float("CONDUCTOR_EGRESS_TIMEOUT_S", 15.0)
 CONDUCTOR_EGRESS_MAX_RESPONSE_BYTES = _positive_int(
     "CONDUCTOR_EGRESS_MAX_RESPONSE_BYTES", 1024 * 1024
@@ -377,6 +381,15 @@ CONDUCTOR_EGRESS_MAX_RESPONSE_BYTES = _positive_int(
 CONDUCTOR_EMAIL_MAX_ATTACHMENT_BYTES = _positive_int(
     "CONDUCTOR_EMAIL_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024
 )
+# email.send: recipients (to + cc + bcc) one job may address.
+CONDUCTOR_EMAIL_MAX_RECIPIENTS = _positive_int("CONDUCTOR_EMAIL_MAX_RECIPIENTS", 50)
+# email.send sends from DEFAULT_FROM_EMAIL; a payload's from_email is honoured only
+# when listed here (addresses, or @domain for a whole domain). Empty: never.
+CONDUCTOR_EMAIL_FROM_OVERRIDES = [
+    entry.strip().lower()
+    for entry in _typed("CONDUCTOR_EMAIL_FROM_OVERRIDES", env.list, [])
+    if entry.strip()
+]
 
 CELERY_BEAT_SCHEDULE = {
     "recovery.dlq_cleanup": {

@@ -4,11 +4,15 @@ Decides whether a URL may be called and calls it at most once, without following
 redirects. The guard, in order:
 
 1. ``parse_url``: http or https, a plausible host, a port; nothing else.
+   ``check_port``: one of ``CONDUCTOR_EGRESS_ALLOW_PORTS`` (80, 443, 8080, 8443),
+   unless the host is allow-listed.
 2. The host is resolved once (``getaddrinfo``, within the time budget).
-3. ``approve``: every resolved address must be public (``address_refusal``), unless
-   the host name, the address or its network is in ``CONDUCTOR_EGRESS_ALLOW_HOSTS``
-   (or the caller's own allow-list, e.g. webhooks'). IPv4-mapped, 6to4 and NAT64
-   addresses are judged by the IPv4 address they carry.
+3. ``approve``: no resolved address may be in the refused table
+   (``conductor.egress.ranges``: loopback, private, link-local, cloud metadata …),
+   unless the host name, the address or its network is in
+   ``CONDUCTOR_EGRESS_ALLOW_HOSTS`` (or the caller's own allow-list, e.g. webhooks').
+   IPv4-mapped, 6to4 and NAT64 addresses are judged by the IPv4 address they carry.
+   A refused name is not told what it resolved to.
 4. The connection goes to an approved address, never to a fresh lookup of the name
    (no DNS rebinding): a network backend hands httpcore the pinned address while the
    URL keeps the name, so Host, SNI and certificate checks use the name as usual.
@@ -40,6 +44,7 @@ from conductor.egress.guard import (
     Target,
     address_refusal,
     approve,
+    check_port,
     embedded_ipv4,
     normalise_host,
     parse_url,
@@ -56,6 +61,7 @@ __all__ = [
     "Target",
     "address_refusal",
     "approve",
+    "check_port",
     "embedded_ipv4",
     "normalise_host",
     "parse_url",
@@ -86,12 +92,14 @@ def request(
     target = parse_url(url)
     if allow_hosts is None:
         allow_hosts = settings.CONDUCTOR_EGRESS_ALLOW_HOSTS
+    allow = AllowList.parse(allow_hosts)
+    check_port(target, allow, settings.CONDUCTOR_EGRESS_ALLOW_PORTS)
     timeout_s = timeout_s or settings.CONDUCTOR_EGRESS_TIMEOUT_S
     max_bytes = max_bytes or settings.CONDUCTOR_EGRESS_MAX_RESPONSE_BYTES
     started = time.monotonic()
     deadline = started + timeout_s
     addresses = _resolve(target.host, target.port, timeout_s)
-    approved = approve(target.host, addresses, AllowList.parse(allow_hosts))
+    approved = approve(target.host, addresses, allow)
     sent_headers = request_headers(headers, url=target.url)
     call = _Call(method.upper(), target, sent_headers, body, max_bytes)
     status, response_headers, content, truncated, ip = _first_reachable(

@@ -4,11 +4,16 @@ headers a call sends. See ``conductor.egress`` for the whole guard, in order.
 
 import base64
 import ipaddress
+import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import httpx
+
+from conductor.egress import ranges
+
+log = logging.getLogger(__name__)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -102,51 +107,10 @@ def _ip(text: str) -> IPAddress | None:
         return None
 
 
-# --- Pure: the addresses --------------------------------------------------------------
+# --- The addresses (the table is ``conductor.egress.ranges``) ---------------------
 
-_SHARED = ipaddress.ip_network("100.64.0.0/10")  # RFC 6598, carrier-grade NAT
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052 well-known prefix
-_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215, site-defined
-_BROADCAST = ipaddress.ip_address("255.255.255.255")
-
-# First match names the reason. ``is_global`` last: it catches documentation,
-# benchmarking and protocol-assignment ranges the named checks leave out.
-_REFUSALS = (
-    (lambda ip: ip.is_unspecified, "unspecified"),
-    (lambda ip: ip.is_loopback, "loopback"),
-    (lambda ip: ip.is_link_local, "link-local"),
-    (lambda ip: ip.is_multicast, "multicast"),
-    (lambda ip: ip == _BROADCAST, "broadcast"),
-    (lambda ip: ip in _SHARED, "shared (carrier-grade NAT)"),
-    (lambda ip: ip in _NAT64_LOCAL, "local-use NAT64"),
-    (lambda ip: ip.is_reserved, "reserved"),
-    (lambda ip: ip.is_private, "private"),
-    (lambda ip: getattr(ip, "is_site_local", False), "site-local"),
-    (lambda ip: not ip.is_global, "non-global"),
-)
-
-
-def address_refusal(address: str | IPAddress) -> str | None:
-    """Why ``address`` may not be called (``"loopback"`` …), or None if it is public."""
-    ip = ipaddress.ip_address(address)
-    carried = embedded_ipv4(ip)
-    if carried is not None:
-        reason = address_refusal(carried)
-        return f"{reason} (carries {carried})" if reason else None
-    return next((reason for test, reason in _REFUSALS if test(ip)), None)
-
-
-def embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv4-mapped, 6to4 or NAT64 IPv6 address stands for."""
-    if ip.version == 4:
-        return None
-    if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    if ip.sixtofour is not None:
-        return ip.sixtofour
-    if ip in _NAT64:
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    return None
+address_refusal = ranges.refusal
+embedded_ipv4 = ranges.embedded_ipv4
 
 
 @dataclass(frozen=True)
@@ -181,7 +145,10 @@ def approve(host: str, addresses: Sequence[str], allow: AllowList) -> list[str]:
     """The addresses of ``host`` that may be called; refuses if any is forbidden.
 
     All of them must pass, not just the first: a name that mixes public and private
-    answers is treated as the private one it may be used to reach.
+    answers is treated as the private one it may be used to reach. The refusal of a
+    name says why but not what it resolved to (that would map the inside network for
+    whoever can submit a URL); an address given as the host is named, since the caller
+    wrote it.
     """
     if not addresses:
         raise EgressRefused(f"{host} resolves to no address")
@@ -189,12 +156,36 @@ def approve(host: str, addresses: Sequence[str], allow: AllowList) -> list[str]:
         return list(addresses)
     for address in addresses:
         reason = address_refusal(address)
-        if reason is not None and not allow.permits(address):
+        if reason is None or allow.permits(address):
+            continue
+        if host == normalise_host(address):
             raise EgressRefused(
-                f"{host} resolves to {address}, a {reason} address; "
-                "add the host to the egress allow-list to call it"
+                f"{host} is a {reason} address; add it to the egress allow-list to "
+                "call it"
             )
+        log.info("egress to %s refused: it resolves to %s (%s)", host, address, reason)
+        raise EgressRefused(
+            f"{host} resolves to a {reason} address; add the host to the egress "
+            "allow-list to call it"
+        )
     return list(addresses)
+
+
+def check_port(target: Target, allow: AllowList, ports: Iterable[int]) -> None:
+    """Only the allowed ports (``CONDUCTOR_EGRESS_ALLOW_PORTS``), unless the host is in
+    the allow-list: a port scan through the guard would otherwise be a request away."""
+    allowed = {int(port) for port in ports}
+    if target.port in allowed or target.host in allow.names:
+        return
+    if any(ip_net for ip_net in allow.networks if _in(target.host, ip_net)):
+        return
+    listed = ", ".join(str(port) for port in sorted(allowed))
+    raise EgressRefused(f"port {target.port} is not allowed; allowed: {listed}")
+
+
+def _in(host: str, network: IPNetwork) -> bool:
+    ip = _ip(host)
+    return ip is not None and ip.version == network.version and ip in network
 
 
 def read_capped(chunks: Iterable[bytes], limit: int) -> tuple[bytes, bool]:

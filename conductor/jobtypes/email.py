@@ -139,6 +139,8 @@ SCHEMA = {
     max_retries=5,
 )
 def send_email(ctx: JobContext, payload: dict) -> dict:
+    check_recipients(payload, settings.CONDUCTOR_EMAIL_MAX_RECIPIENTS)
+    check_sender(payload.get("from_email"), settings.CONDUCTOR_EMAIL_FROM_OVERRIDES)
     content = render_content(payload)
     files = decode_attachments(
         payload.get("attachments", []), settings.CONDUCTOR_EMAIL_MAX_ATTACHMENT_BYTES
@@ -147,6 +149,35 @@ def send_email(ctx: JobContext, payload: dict) -> dict:
     ctx.raise_if_cancelled()
     _send(message)
     return delivery_record(message, files)
+
+
+def check_recipients(payload: dict, limit: int) -> None:
+    """At most ``limit`` addresses in to + cc + bcc: one job is not a mailing list."""
+    count = sum(len(payload.get(name, [])) for name in ("to", "cc", "bcc"))
+    if count > limit:
+        raise JobError(
+            "VALIDATION_ERROR",
+            f"{count} recipients; one job may address at most {limit} "
+            "(CONDUCTOR_EMAIL_MAX_RECIPIENTS)",
+            retryable=False,
+        )
+
+
+def check_sender(sender: str | None, allowed: list[str]) -> None:
+    """A payload's ``from_email`` must be one the operators allow, by address or by
+    ``@domain``; without it the message comes from ``DEFAULT_FROM_EMAIL``."""
+    if sender is None:
+        return
+    address = sender.strip().lower()
+    domain = "@" + address.rpartition("@")[2]
+    if address in allowed or domain in allowed:
+        return
+    raise JobError(
+        "VALIDATION_ERROR",
+        f"from_email {sender!r} is not an allowed sender "
+        "(CONDUCTOR_EMAIL_FROM_OVERRIDES); leave it out to send from the default",
+        retryable=False,
+    )
 
 
 # --- Content --------------------------------------------------------------------------

@@ -22,13 +22,18 @@ from conductor.egress import AllowList, EgressRefused
         ("172.16.0.1", "private"),  # RFC 1918
         ("172.31.255.254", "private"),  # RFC 1918, top of the /12
         ("192.168.1.1", "private"),  # RFC 1918
-        ("169.254.169.254", "link-local"),  # cloud metadata endpoint
+        ("169.254.169.254", "cloud metadata"),  # AWS, GCP, Azure, OpenStack metadata
+        ("169.254.1.1", "link-local"),  # the rest of 169.254/16
+        ("168.63.129.16", "cloud metadata"),  # Azure wire server
+        ("100.100.100.200", "cloud metadata"),  # Alibaba Cloud, inside 100.64/10
+        ("fd00:ec2::254", "cloud metadata"),  # AWS IMDS over IPv6
+        ("192.0.0.1", "protocol assignment"),  # IETF protocol assignments /24
         ("0.0.0.0", "unspecified"),  # "this host" on many stacks
         ("224.0.0.1", "multicast"),  # all-hosts multicast
         ("255.255.255.255", "broadcast"),  # limited broadcast
         ("100.64.0.1", "shared (carrier-grade NAT)"),  # RFC 6598
-        ("192.0.2.10", "private"),  # TEST-NET-1 documentation range
-        ("198.18.0.1", "private"),  # benchmarking range
+        ("192.0.2.10", "documentation"),  # TEST-NET-1
+        ("198.18.0.1", "benchmarking"),  # RFC 2544
         ("240.0.0.1", "reserved"),  # class E
         ("::1", "loopback"),  # IPv6 loopback
         ("::", "unspecified"),  # IPv6 unspecified
@@ -37,17 +42,17 @@ from conductor.egress import AllowList, EgressRefused
         ("fd12:3456::1", "private"),  # unique local address (fd00::/8)
         ("fec0::1", "site-local"),  # deprecated site-local, still routed inside
         ("ff02::1", "multicast"),  # IPv6 all-nodes multicast
-        ("::ffff:127.0.0.1", "loopback (carries 127.0.0.1)"),  # IPv4-mapped loopback
-        ("::ffff:10.0.0.1", "private (carries 10.0.0.1)"),  # IPv4-mapped private
-        ("::ffff:a9fe:a9fe", "link-local (carries 169.254.169.254)"),  # mapped metadata
-        ("64:ff9b::7f00:1", "loopback (carries 127.0.0.1)"),  # NAT64 of 127.0.0.1
-        ("64:ff9b::a00:1", "private (carries 10.0.0.1)"),  # NAT64 of 10.0.0.1
+        ("::ffff:127.0.0.1", "loopback (carried in IPv6)"),  # IPv4-mapped loopback
+        ("::ffff:10.0.0.1", "private (carried in IPv6)"),  # IPv4-mapped private
+        ("::ffff:a9fe:a9fe", "cloud metadata (carried in IPv6)"),  # mapped metadata
+        ("64:ff9b::7f00:1", "loopback (carried in IPv6)"),  # NAT64 of 127.0.0.1
+        ("64:ff9b::a00:1", "private (carried in IPv6)"),  # NAT64 of 10.0.0.1
         ("64:ff9b:1::a00:1", "local-use NAT64"),  # RFC 8215 local-use prefix
-        ("2002:7f00:1::", "loopback (carries 127.0.0.1)"),  # 6to4 of 127.0.0.1
-        ("2002:c0a8:101::1", "private (carries 192.168.1.1)"),  # 6to4 of 192.168.1.1
+        ("2002:7f00:1::", "loopback (carried in IPv6)"),  # 6to4 of 127.0.0.1
+        ("2002:c0a8:101::1", "private (carried in IPv6)"),  # 6to4 of 192.168.1.1
         ("::7f00:1", "reserved"),  # deprecated IPv4-compatible form
-        ("2001:db8::1", "private"),  # documentation prefix
-        ("2001::1", "private"),  # Teredo
+        ("2001:db8::1", "documentation"),  # documentation prefix
+        ("2001::1", "protocol assignment"),  # Teredo, in 2001::/23
         ("93.184.216.34", None),  # public IPv4
         ("8.8.8.8", None),  # public IPv4
         ("2606:4700::1111", None),  # public IPv6
@@ -167,12 +172,48 @@ def test_approve(host, addresses, allow, approved):
         assert egress.approve(host, addresses, AllowList.parse(allow)) == approved
 
 
-def test_refusal_names_the_host_address_and_reason():
+def test_a_refused_name_is_not_told_what_it_resolved_to():
     with pytest.raises(EgressRefused) as caught:
         egress.approve("metadata.test", ["169.254.169.254"], AllowList())
-    assert "metadata.test" in caught.value.reason
-    assert "169.254.169.254" in caught.value.reason
-    assert "link-local" in caught.value.reason
+    reason = caught.value.reason
+    assert "metadata.test" in reason and "cloud metadata" in reason
+    assert "169.254" not in reason  # the inside network stays unmapped
+
+
+def test_a_refused_address_given_as_the_host_is_named():
+    with pytest.raises(EgressRefused) as caught:
+        egress.approve("10.1.2.3", ["10.1.2.3"], AllowList())
+    assert caught.value.reason.startswith("10.1.2.3 is a private address")
+
+
+def test_the_table_is_written_out_not_taken_from_ipaddress():
+    from conductor.egress import ranges
+
+    assert {str(net) for net, _reason in ranges.REFUSED} >= {
+        "192.0.0.0/24", "168.63.129.16/32", "100.64.0.0/10", "169.254.169.254/32",
+        "10.0.0.0/8", "fc00::/7", "fe80::/10",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("url", "allow", "refused"),
+    [
+        ("https://example.com/", "", False),  # 443
+        ("http://example.com:8080/", "", False),  # allowed by default
+        ("http://example.com:22/", "", True),  # ssh: not a web port
+        ("http://example.com:6379/", "", True),  # redis
+        ("http://internal.test:6379/", "internal.test", False),  # allow-listed host
+        ("http://10.0.0.5:9200/", "10.0.0.0/8", False),  # allow-listed network
+    ],
+)
+def test_ports(url, allow, refused):
+    target = egress.parse_url(url)
+    allow_list = AllowList.parse(allow)
+    if refused:
+        with pytest.raises(EgressRefused, match=r"port \d+ is not allowed"):
+            egress.check_port(target, allow_list, [80, 443, 8080, 8443])
+    else:
+        egress.check_port(target, allow_list, [80, 443, 8080, 8443])
 
 
 @pytest.mark.parametrize(

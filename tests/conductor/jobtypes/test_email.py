@@ -459,3 +459,34 @@ def test_smtp_server_down_is_a_connection_error(settings):
     settings.EMAIL_TIMEOUT = 5
     error = fails(PLAIN)
     assert (error.code, error.retryable) == ("CONNECTION_ERROR", True)
+
+
+BODY = {"subject": "Hi", "text": "Hello"}
+
+
+def test_the_sender_is_the_default_unless_the_operators_allow_the_override(
+    mailoutbox, settings
+):
+    settings.DEFAULT_FROM_EMAIL = "conductor@ops.example"
+    settings.CONDUCTOR_EMAIL_FROM_OVERRIDES = []
+    send({"to": ["a@x.test"], **BODY})
+    assert mailoutbox[-1].from_email == "conductor@ops.example"
+    error = fails({"to": ["a@x.test"], "from_email": "ceo@bank.example", **BODY})
+    assert (error.code, error.retryable) == ("VALIDATION_ERROR", False)
+    assert "from_email" in error.message and len(mailoutbox) == 1
+    settings.CONDUCTOR_EMAIL_FROM_OVERRIDES = ["billing@shop.example", "@news.example"]
+    send({"to": ["a@x.test"], "from_email": "Billing@Shop.example", **BODY})
+    send({"to": ["a@x.test"], "from_email": "weekly@news.example", **BODY})
+    assert [m.from_email for m in mailoutbox[1:]] == [
+        "Billing@Shop.example", "weekly@news.example",
+    ]  # fmt: skip
+
+
+def test_recipients_per_job_are_capped(mailoutbox, settings):
+    settings.CONDUCTOR_EMAIL_MAX_RECIPIENTS = 3
+    many = {"to": ["a@x.test", "b@x.test"], "cc": ["c@x.test"], "bcc": ["d@x.test"]}
+    error = fails({**many, **BODY})
+    assert (error.code, error.retryable) == ("VALIDATION_ERROR", False)
+    assert "4 recipients" in error.message and mailoutbox == []
+    send({"to": ["a@x.test", "b@x.test"], "cc": ["c@x.test"], **BODY})
+    assert len(mailoutbox) == 1

@@ -205,6 +205,7 @@ def test_connection_refused(allow_loopback):
 
 def test_loopback_is_refused_without_the_allow_list(loopback, settings):
     settings.CONDUCTOR_EGRESS_ALLOW_HOSTS = []
+    settings.CONDUCTOR_EGRESS_ALLOW_PORTS = [loopback.port]
     error = fails({"url": loopback.url("/json")})
     assert (error.code, error.retryable) == ("EGRESS_REFUSED", False)
     assert "loopback" in error.message
