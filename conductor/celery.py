@@ -8,6 +8,7 @@ import logging
 import os
 
 from celery import Celery, signals
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from conductor import doorbell
@@ -23,7 +24,9 @@ app.autodiscover_tasks()
 
 
 def _send(task: str, args: list) -> None:
-    app.send_task(task, args=args, retry=False)
+    # A doorbell nobody answered in time is stale: the tick has rung again since.
+    expires = settings.CONDUCTOR_DOORBELL_EXPIRES_S
+    app.send_task(task, args=args, retry=False, expires=expires)
 
 
 # The core rings the doorbell; here it is wired to Celery.

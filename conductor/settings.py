@@ -364,6 +364,12 @@ CONDUCTOR_BREAKER_WINDOW_MS = _positive_int("CONDUCTOR_BREAKER_WINDOW_MS", 60_00
 
 # Dead letters: resolved entries older than this are removed by the daily cleanup.
 CONDUCTOR_DLQ_RETENTION_DAYS = _positive_int("CONDUCTOR_DLQ_RETENTION_DAYS", 30)
+# Retention (an hourly beat job): finished jobs (with their attempts) and journal
+# events older than these many days are removed; dead letters follow their own.
+CONDUCTOR_RETENTION_JOBS_DAYS = _positive_int("CONDUCTOR_RETENTION_JOBS_DAYS", 30)
+CONDUCTOR_RETENTION_EVENTS_DAYS = _positive_int("CONDUCTOR_RETENTION_EVENTS_DAYS", 30)
+# A doorbell message older than this is dropped unread (the tick rings again).
+CONDUCTOR_DOORBELL_EXPIRES_S = _positive_float("CONDUCTOR_DOORBELL_EXPIRES_S", 60.0)
 
 CONDUCTOR_API_JSON_MAX_DEPTH = _positive_int("CONDUCTOR_API_JSON_MAX_DEPTH", 64)
 CONDUCTOR_DEMO_USERNAME = env.str("DJANGO_SUPERUSER_USERNAME", default="admin")
@@ -392,6 +398,10 @@ CONDUCTOR_EMAIL_FROM_OVERRIDES = [
 ]
 
 CELERY_BEAT_SCHEDULE = {
+    "conductor.retention_prune": {
+        "task": "conductor.retention_prune",
+        "schedule": 3600.0,
+    },
     "recovery.dlq_cleanup": {
         "task": "recovery.dlq_cleanup",
         "schedule": 6 * 3600.0,

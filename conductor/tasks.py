@@ -34,6 +34,15 @@ def leases_recover_local() -> int:
     return recover(host=host, alive=process_alive, now=now)
 
 
+@shared_task(name="conductor.retention_prune", ignore_result=True)
+def retention_prune() -> dict:
+    from django.utils import timezone
+
+    from conductor.engine.retention import prune
+
+    return prune(now=timezone.now())
+
+
 @shared_task(name="conductor.beat_heartbeat", ignore_result=True, bind=True)
 def beat_heartbeat(self) -> None:
     from django.utils import timezone

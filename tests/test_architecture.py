@@ -34,6 +34,7 @@ ALLOWED_INNER = {
     ("conductor/tasks.py", "conductor.engine.run"),
     ("conductor/tasks.py", "conductor.engine.sweep"),
     ("conductor/tasks.py", "conductor.engine.dependents"),
+    ("conductor/tasks.py", "conductor.engine.retention"),
     ("conductor/tasks.py", "conductor.services"),
     ("recovery/tasks.py", "recovery.services"),
 }

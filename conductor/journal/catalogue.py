@@ -226,6 +226,13 @@ ENGINE_JOBS_AGED = _event(
     "engine.jobs_aged", "engine", "Waiting jobs rose a priority level.", "metrics",
     count="how many", aging_s="seconds per level",
 )  # fmt: skip
+ENGINE_PRUNED = _event(
+    "engine.pruned", "engine", "Retention removed old jobs and events.", "metrics",
+    jobs="jobs removed (with their attempts)", events="events removed",
+    progress_events="progress events coalesced away",
+    jobs_before="jobs that ended before this went",
+    events_before="events written before this went",
+)  # fmt: skip
 ENGINE_WAITING_RELEASED = _event(
     "engine.waiting_released", "engine", "The sweeper's safety net moved on waiting "
     "jobs whose dependencies had all ended (a release was missed).", "metrics",
