@@ -1,7 +1,9 @@
 """Liveness and readiness: ``/healthz`` (the process answers) and ``/readyz``.
 
-``/readyz`` is 200 only when the database and the broker answer; it also reports the
-last beat heartbeat and the workers seen recently, which do not decide readiness.
+``/readyz`` is 200 only when the database and the broker answer. To a signed-in staff
+user it also says why (each check's detail, the last beat heartbeat, the workers seen
+recently); to anyone else only ready or not — error texts and host names are no one
+else's business.
 """
 
 import time
@@ -52,12 +54,14 @@ def readyz(request):
     started = time.monotonic()
     db_ok, db_detail = check_database()
     broker_ok, broker_detail = check_broker()
-    body = {
-        "status": "ready" if db_ok and broker_ok else "not ready",
-        "checks": {
-            "database": {"ok": db_ok, "detail": db_detail},
-            "broker": {"ok": broker_ok, "detail": broker_detail},
-        },
+    ready = db_ok and broker_ok
+    body = {"status": "ready" if ready else "not ready"}
+    user = getattr(request, "user", None)
+    if not (user and user.is_authenticated and user.is_active and user.is_staff):
+        return JsonResponse(body, status=200 if ready else 503)
+    body["checks"] = {
+        "database": {"ok": db_ok, "detail": db_detail},
+        "broker": {"ok": broker_ok, "detail": broker_detail},
     }
     if db_ok:
         since = timezone.now() - timedelta(minutes=2)
