@@ -16,7 +16,11 @@ from conductor.environment import ConfigReader
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("CONDUCTOR_VAR_DIR", default=str(BASE_DIR / "var")))
 
-_read = ConfigReader(BASE_DIR / ".env")
+# .env in the project (make run writes a development SECRET_KEY there the first time);
+# CONDUCTOR_ENV_FILE names another file. Variables already set win over the file.
+_read = ConfigReader(
+    Path(environ.Env().str("CONDUCTOR_ENV_FILE", default=str(BASE_DIR / ".env")))
+)
 env = _read.env
 CONDUCTOR_CONFIG_ERRORS: dict[str, str] = _read.errors
 _typed, _strict_bool = _read.typed, _read.strict_bool

@@ -158,7 +158,7 @@ def _create_api_key(env: dict) -> str:
             "read,write",
         ],
         cwd=ROOT,
-        env={**env, "DEBUG": "true"},
+        env=env,  # no SECRET_KEY, no DEBUG: the .env make run wrote is enough
         capture_output=True,
         text=True,
         timeout=60,
@@ -205,8 +205,10 @@ def test_make_run_serves_runs_a_job_and_stops_on_sigterm(tmp_path):
         for k, v in os.environ.items()
         if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG"}
     }
+    env_file = tmp_path / "dotenv"  # the checkout's own .env is left alone
     env.update(
         CONDUCTOR_VAR_DIR=str(var_dir),
+        CONDUCTOR_ENV_FILE=str(env_file),
         HOST="127.0.0.1",
         PORT=str(port),
         PYTHONUNBUFFERED="1",
@@ -236,6 +238,7 @@ def test_make_run_serves_runs_a_job_and_stops_on_sigterm(tmp_path):
         assert (var_dir / "conductor.sqlite3").is_file()
         assert (var_dir / "broker" / "queue").is_dir()
 
+        assert env_file.read_text().count("\nSECRET_KEY=") == 1
         _run_noop_job(base_url, _create_api_key(env))
 
         # Web, worker and beat are running as Celery's / daphne's own programs.
