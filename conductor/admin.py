@@ -1,10 +1,14 @@
 """Admin for the core models. Writes go through services, so they are journalled."""
 
+import json
+from typing import Any
+
 from django.contrib import admin, messages
+from django.utils.html import format_html
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
-from conductor import services
+from conductor import secrets, services
 from conductor.admin_actions import for_each_selected
 from conductor.models import (
     ApiKey,
@@ -23,6 +27,20 @@ admin.site.site_header = "Conductor administration"
 admin.site.site_title = "Conductor"
 # We use our own key model (scopes, tier); the library's default one would confuse.
 admin.site.unregister(APIKey)
+
+
+def json_shown(value: Any, type_name: str | None = None) -> str:
+    """JSON as the admin shows it; a payload of ``type_name`` with its secret values
+    masked (conductor.secrets)."""
+    if type_name is not None:
+        value = secrets.shown(value, type_name)
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    return format_html("<pre>{}</pre>", text)
+
+
+def fields_masked(fields, masked: dict[str, str]) -> list[str]:
+    """``fields`` with each field of ``masked`` replaced by its masked display."""
+    return list(dict.fromkeys(masked.get(name, name) for name in fields))
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -112,6 +130,15 @@ def _each(request, queryset, action, verb: str) -> None:
 @admin.register(Job)
 class JobAdmin(ReadOnlyAdmin):
     actions = ["cancel_jobs", "force_cancel_jobs", "retry_jobs", "resume_jobs"]
+    readonly_fields = ("payload_shown",)
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        return fields_masked(fields, {"payload": "payload_shown"})
+
+    @admin.display(description="payload")
+    def payload_shown(self, job: Job) -> str:
+        return json_shown(job.payload, job.job_type_id)
 
     def has_cancel_permission(self, request) -> bool:
         return request.user.has_perm("conductor.cancel_job")

@@ -6,6 +6,7 @@ Django runs them before ``runserver``/``migrate``/``check``; the Celery worker a
 beat run them at start through ``raise_on_errors``.
 """
 
+from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
@@ -33,6 +34,38 @@ def check_environment(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
             )
         )
     return errors
+
+
+@checks.register(checks.Tags.security, deploy=False)
+def check_secrets_keys(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Every key of ``CONDUCTOR_SECRETS_KEYS`` must be a Fernet key."""
+    errors = []
+    for index, key in enumerate(settings.CONDUCTOR_SECRETS_KEYS):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            errors.append(checks.Error(
+                f"CONDUCTOR_SECRETS_KEYS: key {index + 1} is not a Fernet key "
+                "(32 url-safe base64-encoded bytes)",
+                hint="Make one with python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'",
+                id="conductor.E004",
+            ))  # fmt: skip
+    return errors
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_secrets_keys_deploy(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """In production secret payload values need keys of their own: derived from
+    ``SECRET_KEY``, they would be lost with it and rotate with it."""
+    if settings.CONDUCTOR_SECRETS_KEYS:
+        return []
+    return [checks.Warning(
+        "CONDUCTOR_SECRETS_KEYS is empty: secret payload values are sealed with a key "
+        "derived from SECRET_KEY",
+        hint="Set CONDUCTOR_SECRETS_KEYS to Fernet keys (see .env.example).",
+        id="conductor.W001",
+    )]  # fmt: skip
 
 
 # Environment variables behind the global default retry policy, by policy field.

@@ -160,7 +160,7 @@ class Job(models.Model):
         related_name="jobs",
         db_index=False,  # partial index below: most jobs are in no workflow
     )
-    workflow_node = models.CharField(max_length=100, blank=True)
+    workflow_node = models.CharField(max_length=120, blank=True)  # id[:compensate]
     dependency_mode = models.CharField(
         max_length=8, choices=DependencyMode.choices, default=DependencyMode.ALL
     )

@@ -16,7 +16,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
 
-from conductor import names
+from conductor import names, secret_fields
 from conductor.errors import FieldError
 
 Handler = Callable[..., Any]
@@ -40,6 +40,11 @@ class JobTypeSpec:
     retry_policy: Mapping[str, Any] | None = None
     breaker: str = ""
     max_concurrency: int | None = None
+
+    @cached_property
+    def has_secrets(self) -> bool:
+        """Whether the schema marks any value secret (``"x-secret": true``)."""
+        return secret_fields.has_secrets(self.schema)
 
     @cached_property
     def validator(self) -> Draft202012Validator:

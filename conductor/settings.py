@@ -368,6 +368,9 @@ CONDUCTOR_BREAKER_WINDOW_MS = _positive_int("CONDUCTOR_BREAKER_WINDOW_MS", 60_00
 
 # Dead letters: resolved entries older than this are removed by the daily cleanup.
 CONDUCTOR_DLQ_RETENTION_DAYS = _positive_int("CONDUCTOR_DLQ_RETENTION_DAYS", 30)
+# Fernet keys sealing secret payload values at rest (comma list; the first seals, all
+# open). Empty: one derived from SECRET_KEY (development only; a deploy check warns).
+CONDUCTOR_SECRETS_KEYS = _typed("CONDUCTOR_SECRETS_KEYS", env.list, [])
 # Retention (an hourly beat job): finished jobs (with their attempts) and journal
 # events older than these many days are removed; dead letters follow their own.
 CONDUCTOR_RETENTION_JOBS_DAYS = _positive_int("CONDUCTOR_RETENTION_JOBS_DAYS", 30)

@@ -10,10 +10,10 @@ actions (reset, force open; resolve, discard, resubmit) that call the services.
 
 from django.contrib import admin, messages
 
-from conductor.admin import ReadOnlyAdmin
+from conductor.admin import ReadOnlyAdmin, fields_masked, json_shown
 from conductor.admin_actions import for_each_selected
 from conductor.errors import DomainError
-from recovery import services
+from recovery import selectors, services
 from recovery.models import (
     BreakerTransition,
     CircuitBreaker,
@@ -230,8 +230,12 @@ class ResubmissionInline(admin.TabularInline):
     model = Resubmission
     extra = 0
     can_delete = False
-    fields = ("created_at", "actor", "reason", "new_job", "modified_payload")
+    fields = ("created_at", "actor", "reason", "new_job", "modified_payload_shown")
     readonly_fields = fields
+
+    @admin.display(description="modified payload")
+    def modified_payload_shown(self, row: Resubmission) -> str:
+        return json_shown(row.modified_payload, row.dead_letter.job_type)
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -249,9 +253,19 @@ class DeadLetterAdmin(ReadOnlyAdmin):
     actions = ["resubmit_entries", "resolve_entries", "discard_entries"]
     show_full_result_count = False
 
+    readonly_fields = ("snapshot_shown",)
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        return fields_masked(fields, {"snapshot": "snapshot_shown"})
+
     @admin.display(description="status")
     def status(self, entry: DeadLetter) -> str:
         return entry.resolution or "open"
+
+    @admin.display(description="snapshot")
+    def snapshot_shown(self, entry: DeadLetter) -> str:
+        return json_shown(selectors.snapshot_shown(entry))
 
     def has_resubmit_permission(self, request) -> bool:
         return request.user.has_perm("recovery.resubmit_deadletter")
@@ -314,3 +328,19 @@ class ResubmissionAdmin(ReadOnlyAdmin):
     search_fields = ("reason", "actor")
     date_hierarchy = "created_at"
     list_select_related = ("dead_letter",)
+    readonly_fields = ("original_payload_shown", "modified_payload_shown")
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        return fields_masked(fields, {
+            "original_payload": "original_payload_shown",
+            "modified_payload": "modified_payload_shown",
+        })  # fmt: skip
+
+    @admin.display(description="original payload")
+    def original_payload_shown(self, row: Resubmission) -> str:
+        return json_shown(row.original_payload, row.dead_letter.job_type)
+
+    @admin.display(description="modified payload")
+    def modified_payload_shown(self, row: Resubmission) -> str:
+        return json_shown(row.modified_payload, row.dead_letter.job_type)

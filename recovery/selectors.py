@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db.models import Count, Max, Min, OuterRef, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 
+from conductor import secrets
 from conductor.errors import NotFound, ValidationFailed
 from conductor.models import JobType
 from recovery import backoff, classify
@@ -178,6 +179,12 @@ def dead_letter_get(*, id: Any) -> DeadLetter:
         return DeadLetter.objects.get(id=id)
     except (DeadLetter.DoesNotExist, ValueError, TypeError):
         raise NotFound(f"no dead letter with id {id}") from None
+
+
+def snapshot_shown(entry: DeadLetter) -> dict[str, Any]:
+    """The entry's snapshot as people see it: the payload's secrets masked."""
+    snap = entry.snapshot
+    return {**snap, "payload": secrets.shown(snap.get("payload"), entry.job_type)}
 
 
 def dead_letter_resubmissions(*, entry: DeadLetter) -> QuerySet[Resubmission]:

@@ -120,7 +120,23 @@ def _complete(finished: Sequence[Finished], worker: str, now: datetime) -> int:
         )
         done = [f for f in finished if f.job.id in owned]
         _follow_up(done, has_dependents=owned)
+    _log_failures(done)
     return len(done)
+
+
+def _log_failures(done: Sequence[Finished]) -> None:
+    """A line per failed attempt (its error text is masked: conductor.secrets)."""
+    for f in done:
+        outcome = f.outcome
+        if isinstance(outcome, Dead | RetryAt):
+            then = (
+                f"retry at {outcome.when.isoformat()}"
+                if isinstance(outcome, RetryAt)
+                else "dead"
+            )
+            log.warning("job %s (%s) attempt %d failed: %s: %s; %s", f.job.id,
+                        f.job.type, f.job.attempt, outcome.error.code,
+                        outcome.error.message[:500], then)  # fmt: skip
 
 
 def _follow_up(done: Sequence[Finished], *, has_dependents: dict[str, bool]) -> None:

@@ -12,7 +12,7 @@ import logging
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.core.files.base import ContentFile
@@ -20,7 +20,7 @@ from django.core.files.storage import default_storage
 from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
-from conductor import jsonvalue, registry
+from conductor import jsonvalue, registry, secrets
 from conductor.engine.claim import ClaimedJob
 from conductor.engine.context import JobCancelled, JobContext, JobError
 from conductor.outcomes import ErrorInfo, Outcome
@@ -119,12 +119,18 @@ class Attempt:
 def execute(attempt: Attempt) -> Ran:
     job = attempt.job
     result, error, cancelled = None, None, False
+    payload, schema = job.payload, None
     try:
         spec = registry.get(job.type)
-        result = spec.handler(attempt.context(), job.payload)
+        if spec.has_secrets:
+            payload = secrets.reveal(payload, spec.schema)
+            schema = spec.schema
+        result = spec.handler(attempt.context(), payload)
         error = _result_error(result)
     except registry.UnknownJobType as exc:
         error = ErrorInfo("UNKNOWN_JOB_TYPE", str(exc), retryable=False)
+    except secrets.SecretUnreadable as exc:
+        error = ErrorInfo("SECRET_UNREADABLE", str(exc), retryable=False)
     except JobCancelled:
         cancelled = True
     except JobError as exc:
@@ -134,6 +140,12 @@ def execute(attempt: Attempt) -> Ran:
     except Exception as exc:
         name = type(exc).__name__
         error = ErrorInfo(name, str(exc), traceback.format_exc(), None, name)
+    if error is not None and schema is not None:  # an error never quotes a secret
+        error = replace(
+            error,
+            message=secrets.scrubbed(error.message, payload, schema),
+            traceback=secrets.scrubbed(error.traceback, payload, schema),
+        )
     return finish(attempt, result=result, error=error, cancelled=cancelled)
 
 

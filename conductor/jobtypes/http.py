@@ -38,6 +38,30 @@ _HIDDEN_HEADERS = frozenset({"set-cookie", "set-cookie2"})
 _JSON_TYPE = re.compile(r"^application/([\w.+-]+\+)?json\b", re.IGNORECASE)
 _CHARSET = re.compile(r"charset=\"?([\w.:-]+)", re.IGNORECASE)
 
+#: Request headers whose values are credentials.
+SECRET_HEADERS = (
+    "authorization", "proxy-authorization", "cookie", "x-api-key", "api-key",
+    "x-auth-token",
+)  # fmt: skip
+_HEADER_VALUE = {
+    "type": "string",
+    "maxLength": 8192,
+    "not": {"type": "string", "pattern": "[\\r\\n\\x00]"},
+}
+
+
+def _any_case(names: tuple[str, ...]) -> str:
+    """A pattern matching exactly these names in any case, written without inline
+    flags so that every JSON Schema dialect reads it (``[Aa][Uu]…``)."""
+    spelled = (
+        "".join(
+            f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in name
+        )
+        for name in names
+    )
+    return f"^(?:{'|'.join(spelled)})$"
+
+
 SCHEMA = {
     "type": "object",
     "properties": {
@@ -58,11 +82,11 @@ SCHEMA = {
                 "not": {"type": "string", "pattern": "[\\r\\n]"},
                 "maxLength": 256,
             },
-            "additionalProperties": {
-                "type": "string",
-                "maxLength": 8192,
-                "not": {"type": "string", "pattern": "[\\r\\n\\x00]"},
+            # Credentials are sealed at rest and shown masked (conductor.secrets).
+            "patternProperties": {
+                _any_case(SECRET_HEADERS): {**_HEADER_VALUE, "x-secret": True}
             },
+            "additionalProperties": _HEADER_VALUE,
         },
         "body": {
             "type": ["string", "object", "array"],

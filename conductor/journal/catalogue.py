@@ -219,6 +219,14 @@ WORKFLOW_FAILED = _event(
     "workflow.failed", "workflowrun", "A node ended without success.", "jobs",
     workflow="the workflow's name",
 )  # fmt: skip
+WORKFLOW_COMPENSATING = _event(
+    "workflow.compensating", "workflowrun", "The failed run's completed nodes are "
+    "being undone: their compensation jobs run one after another, the last node "
+    "first.", "jobs",
+    workflow="the workflow's name",
+    nodes="the nodes compensated, in the order their compensations run",
+    jobs="the compensation jobs, in the same order",
+)  # fmt: skip
 
 # --- configuration and the engine --------------------------------------------------
 
@@ -232,6 +240,13 @@ ENGINE_PRUNED = _event(
     progress_events="progress events coalesced away",
     jobs_before="jobs that ended before this went",
     events_before="events written before this went",
+)  # fmt: skip
+ENGINE_SECRETS_ROTATED = _event(
+    "engine.secrets_rotated", "engine", "Every sealed payload value was sealed again "
+    "with the first of CONDUCTOR_SECRETS_KEYS (manage.py secrets_rotate).", None,
+    jobs="jobs re-sealed", dead_letters="dead-letter snapshots re-sealed",
+    resubmissions="resubmission records re-sealed",
+    workflows="workflow definitions and runs re-sealed",
 )  # fmt: skip
 ENGINE_WAITING_RELEASED = _event(
     "engine.waiting_released", "engine", "The sweeper's safety net moved on waiting "

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 
-from conductor import jsonvalue, registry
+from conductor import jsonvalue, registry, secrets
 from conductor.errors import FieldError, PayloadTooLarge, ValidationFailed
 from conductor.models import Job, JobType, Priority
 from conductor.services.job_types import job_type_ensure
@@ -232,8 +232,18 @@ def _payload(spec, payload: Any, errors: list[FieldError]) -> tuple[Any, int]:
             )
         )
         return upgraded, spec.version
-    errors.extend(registry.validate(spec, upgraded))
-    return upgraded, version
+    if not spec.has_secrets:
+        errors.extend(registry.validate(spec, upgraded))
+        return upgraded, version
+    # Secrets: a resubmitted payload arrives sealed; judge the plain values, keep them
+    # sealed (conductor.secrets).
+    try:
+        plain = secrets.reveal(upgraded, spec.schema)
+    except secrets.SecretUnreadable as exc:
+        errors.append(FieldError("payload", str(exc), "secret_unreadable"))
+        return upgraded, version
+    errors.extend(registry.validate(spec, plain))
+    return secrets.seal(plain, spec.schema), version
 
 
 def _first(*values):

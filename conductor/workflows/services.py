@@ -12,6 +12,7 @@ every place a job ends must settle its run in that same transaction (see
 docs/decisions.md).
 """
 
+import logging
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -19,43 +20,77 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from conductor import names, registry
+from conductor import names, registry, secrets
 from conductor.errors import Conflict, FieldError, ValidationFailed
 from conductor.journal.catalogue import (
+    WORKFLOW_COMPENSATING,
     WORKFLOW_CREATED,
     WORKFLOW_FAILED,
     WORKFLOW_STARTED,
     WORKFLOW_SUCCEEDED,
 )
 from conductor.journal.writer import event_record
-from conductor.models import Job
+from conductor.models import DependencyFailure, Job
 from conductor.services.submit import JobRequest, jobs_submit
 from conductor.states import FINAL, JobState
 from conductor.workflows import conditions, dag
 from conductor.workflows.models import Workflow, WorkflowRun
 
+log = logging.getLogger(__name__)
+
 #: A node cancelled because its condition did not hold (or a parent was skipped)
 #: carries this prefix in ``cancel_reason``; a run with only successes and such
 #: skips succeeded.
 SKIPPED = "skipped: "
+#: The ``workflow_node`` of a node's compensation job is the node's id and this.
+COMPENSATION = ":compensate"
 
 
 def _plan(definition: Any):
     """The DAG checked, and every node's payload against its job type's schema."""
     known = [spec.name for spec in registry.all_specs()]
     plan = dag.validate(definition, known_types=known)
-    errors = [
-        error
-        for index, node in enumerate(plan.nodes.values())
-        for error in registry.validate(
-            registry.get(node.type),
-            registry.upgrade(registry.get(node.type), node.payload)[0],
-            prefix=f"nodes[{index}].payload",
-        )
-    ]
+    errors = []
+    for index, node in enumerate(plan.nodes.values()):
+        errors += _payload_errors(node.type, node.payload, f"nodes[{index}].payload")
+        if node.compensate is not None:
+            compensate = node.compensate
+            errors += _payload_errors(
+                compensate["type"], compensate["payload"],
+                f"nodes[{index}].compensate.payload",
+            )  # fmt: skip
     if errors:
         raise dag.DagInvalid(errors)
     return plan
+
+
+def _payload_errors(type_name: str, payload: Any, prefix: str) -> list[FieldError]:
+    spec = registry.get(type_name)
+    payload = registry.upgrade(spec, payload)[0]
+    if spec.has_secrets:  # a stored definition keeps its secrets sealed
+        try:
+            payload = secrets.reveal(payload, spec.schema)
+        except secrets.SecretUnreadable as exc:
+            return [FieldError(prefix, str(exc), "secret_unreadable")]
+    return registry.validate(spec, payload, prefix=prefix)
+
+
+def _sealed(definition: dict) -> dict:
+    """A valid definition with its payloads' secret values sealed, to be stored."""
+
+    def sealed(item: dict) -> dict:
+        spec = registry.get(item["type"])
+        if not spec.has_secrets or "payload" not in item:
+            return item
+        return {**item, "payload": secrets.seal(item["payload"], spec.schema)}
+
+    nodes = []
+    for node in definition["nodes"]:
+        node = sealed(node)
+        if isinstance(node.get("compensate"), dict):
+            node = {**node, "compensate": sealed(node["compensate"])}
+        nodes.append(node)
+    return {**definition, "nodes": nodes}
 
 
 def workflow_validate(*, definition: Any):
@@ -84,7 +119,7 @@ def workflow_create(
         with transaction.atomic():
             workflow = Workflow.objects.create(
                 name=name,
-                definition=definition,
+                definition=_sealed(definition),
                 description=description,
                 created_by=actor,
             )
@@ -112,8 +147,9 @@ def workflow_run(
     definition = workflow.definition if workflow is not None else definition
     plan = _plan(definition)
     run = WorkflowRun.objects.create(
-        workflow=workflow, definition=definition, created_by=actor, trace_id=trace_id
-    )
+        workflow=workflow, definition=_sealed(definition), created_by=actor,
+        trace_id=trace_id,
+    )  # fmt: skip
     ids = {node_id: uuid.uuid4() for node_id in plan.nodes}
     requests = [
         JobRequest(
@@ -183,3 +219,52 @@ def workflow_runs_settle(*, run_ids: Iterable[str]) -> None:
             trace_id=run.trace_id,
             data={"workflow": run.workflow.name if run.workflow else None},
         )
+        if not ok:
+            _compensate(run)
+
+
+def _compensate(run: WorkflowRun) -> None:
+    """Undo a failed run (saga): the compensations of its succeeded nodes run one
+    after another, the last node first (``dag.compensation_order``), each once the one
+    before has ended however it ended. They are jobs of the run, named
+    ``<node>:compensate``, recorded like any job; the run has ended already, so they
+    do not change how it ended."""
+    try:  # valid when the run began; a job type may have gone since
+        known = [spec.name for spec in registry.all_specs()]
+        plan = dag.validate(run.definition, known_types=known)
+    except dag.DagInvalid as exc:
+        log.warning("run %s not compensated: its definition is no longer valid: %s",
+                    run.id, exc.errors)  # fmt: skip
+        return
+    succeeded = run.jobs.filter(state=JobState.SUCCEEDED).values_list(
+        "workflow_node", flat=True
+    )
+    order = dag.compensation_order(plan, list(succeeded))
+    if not order:
+        return
+    ids = [uuid.uuid4() for _ in order]
+    requests = [
+        JobRequest(
+            type=plan.nodes[node_id].compensate["type"],
+            payload=plan.nodes[node_id].compensate["payload"],
+            depends_on=(str(ids[i - 1]),) if i else (),
+            on_dependency_failure=DependencyFailure.CONTINUE,
+            id=ids[i],
+            workflow_run_id=run.id,
+            workflow_node=f"{node_id}{COMPENSATION}",
+        )
+        for i, node_id in enumerate(order)
+    ]
+    try:
+        with transaction.atomic():
+            jobs_submit(
+                requests=requests, actor=f"workflow-run:{run.id}", trace_id=run.trace_id
+            )
+    except ValidationFailed as exc:  # checked at start; a type may have changed since
+        log.warning("run %s not compensated: %s", run.id, exc.errors)
+        return
+    event_record(
+        type=WORKFLOW_COMPENSATING, subject=run, trace_id=run.trace_id,
+        data={"workflow": run.workflow.name if run.workflow else None,
+              "nodes": order, "jobs": [str(i) for i in ids]},
+    )  # fmt: skip

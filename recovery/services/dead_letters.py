@@ -16,6 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from conductor import registry, secrets
 from conductor.errors import (
     Conflict,
     DomainError,
@@ -162,6 +163,8 @@ def dead_letter_resubmit(
     entry = _locked(dead_letter_id)
     _open(entry)
     snap = entry.snapshot
+    if payload is not UNSET:  # secrets left masked keep their sealed originals
+        payload = secrets.unmasked(payload, snap["payload"], _schema(snap["type"]))
     new_job, _ = job_submit(
         request=JobRequest(
             type=snap["type"],
@@ -176,12 +179,19 @@ def dead_letter_resubmit(
     )  # fmt: skip
     Resubmission.objects.create(
         dead_letter=entry, original_payload=snap["payload"],
-        modified_payload=None if payload is UNSET else payload, reason=reason,
+        modified_payload=None if payload is UNSET else new_job.payload, reason=reason,
         actor=actor, new_job=new_job,
     )  # fmt: skip
     _close(entry, resolution=DeadLetter.Resolution.RESUBMITTED, notes=reason,
            actor=actor)  # fmt: skip
     return entry, new_job
+
+
+def _schema(type_name: str) -> dict:
+    try:
+        return registry.get(type_name).schema
+    except registry.UnknownJobType:
+        return {}  # job_submit names the unknown type
 
 
 def _check_notes(notes: Any, *, required: bool) -> str:

@@ -4,6 +4,7 @@ Importing this module registers them in the code registry; the ``JobType`` rows 
 created on first submit (``job_type_ensure``), like any registered type.
 """
 
+import hashlib
 import time
 
 from conductor.engine.context import JobContext, JobError
@@ -115,3 +116,35 @@ def until_cancelled(ctx: JobContext, payload: dict) -> dict:
         ctx.raise_if_cancelled()
         time.sleep(0.02)
     return {"cancel_seen": False}
+
+
+@job_type(
+    "test.secret",
+    schema={
+        "type": "object",
+        "properties": {
+            "token": {"type": "string", "minLength": 8, "x-secret": True},
+            "account": {
+                "type": "object",
+                "properties": {"password": {"type": "string", "x-secret": True}},
+            },
+            "note": {"type": "string"},
+            "fail": {"type": "boolean"},
+        },
+        "required": ["token"],
+        "additionalProperties": False,
+    },
+    description="Returns a digest of the secret it was given; fails quoting it if asked.",
+    sample_payload={"token": "<a token of 8 characters or more>"},
+    timeout_s=30,
+)
+def secret(ctx: JobContext, payload: dict) -> dict:
+    token = payload["token"]
+    if payload.get("fail"):
+        raise JobError("LEAKY", f"the service refused token {token}", retryable=False)
+    password = payload.get("account", {}).get("password", "")
+    return {"token": _digest(token), "password": _digest(password)}
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
