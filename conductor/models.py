@@ -171,6 +171,8 @@ class Job(models.Model):
     has_dependents = models.BooleanField(default=False)
     result = models.JSONField(null=True, blank=True)
     result_file = models.FileField(upload_to="results/", max_length=500, blank=True)
+    # The result kept in another system: {"uri": …, "metadata": {…}} (ctx.refer).
+    result_reference = models.JSONField(null=True, blank=True)
     checkpoint = models.JSONField(null=True, blank=True)
     error = models.JSONField(null=True, blank=True)
     progress_pct = models.FloatField(null=True, blank=True)

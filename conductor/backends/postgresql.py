@@ -204,8 +204,9 @@ WITH v AS (
     SELECT * FROM unnest(
         %(ids)s::uuid[], %(attempts)s::int[], %(workers)s::text[], %(states)s::text[],
         %(results)s::jsonb[], %(errors)s::jsonb[], %(run_ats)s::timestamptz[],
-        %(finished)s::timestamptz[], %(files)s::text[]
-    ) AS v(id, attempt, worker, state, result, error, run_at, finished_at, result_file)
+        %(finished)s::timestamptz[], %(files)s::text[], %(refs)s::jsonb[]
+    ) AS v(id, attempt, worker, state, result, error, run_at, finished_at, result_file,
+           result_reference)
 ), locked AS (
     SELECT j.id FROM {JOB} AS j WHERE j.id = ANY(%(ids)s::uuid[])
     ORDER BY j.id FOR UPDATE
@@ -214,6 +215,7 @@ WITH v AS (
     SET state = v.state, result = v.result, error = v.error,
         run_at = COALESCE(v.run_at, j.run_at), finished_at = v.finished_at,
         result_file = COALESCE(NULLIF(v.result_file, ''), j.result_file),
+        result_reference = COALESCE(v.result_reference, j.result_reference),
         progress_pct = CASE WHEN v.state = %(succeeded)s THEN 100
                             ELSE j.progress_pct END,
         lease_expires_at = NULL, locked_by = '', updated_at = %(now)s
@@ -256,6 +258,10 @@ def jobs_complete(
         "run_ats": [r.run_at for r in rows],
         "finished": [r.finished_at for r in rows],
         "files": [r.result_file for r in rows],
+        "refs": [
+            _json_or_none(r.result_reference, r.result_reference is not None)
+            for r in rows
+        ],
         "a_status": [r.attempt_status for r in rows],
         "a_finished": [r.attempt_finished_at for r in rows],
         "durations": [r.duration_ms for r in rows],

@@ -46,6 +46,7 @@ class CompleteRow:
     run_at: datetime | None  # a retry's due time; None keeps the job's
     finished_at: datetime | None
     result_file: str
+    result_reference: dict | None  # None keeps the job's
     attempt_status: str
     attempt_finished_at: datetime
     duration_ms: int

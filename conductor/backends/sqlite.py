@@ -113,6 +113,8 @@ def _complete_one(row: CompleteRow, source: str, now: datetime) -> bool:
         changes["run_at"] = row.run_at
     if row.result_file:
         changes["result_file"] = row.result_file
+    if row.result_reference is not None:
+        changes["result_reference"] = row.result_reference
     if row.state == JobState.SUCCEEDED:
         changes["progress_pct"] = 100
     held = Job.objects.filter(

@@ -207,6 +207,7 @@ def _row(f: Finished, worker: str) -> CompleteRow:
         run_at=retry_at,
         finished_at=None if isinstance(o, RetryAt) else f.finished_at,
         result_file=f.result_file,
+        result_reference=f.result_reference,
         attempt_status=(
             RetryAttempt.Status.SUCCESS
             if isinstance(o, Succeeded)

@@ -42,6 +42,7 @@ class Ran:
     finished_at: Any
     duration_ms: int
     result_file: str = ""
+    result_reference: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class Finished:
     finished_at: Any
     duration_ms: int
     result_file: str = ""
+    result_reference: dict | None = None
     # Does this attempt tell the job's breaker something? A success does; so does a
     # failure the service is to blame for (retryable); a 4xx-like error does not.
     for_breaker: bool = False
@@ -67,6 +69,7 @@ class Attempt:
     cancel_flag: Callable[[], bool]
     started: float = field(default_factory=time.monotonic)
     result_file: str = ""
+    result_reference: dict | None = None
     _last_progress: float = 0.0
 
     def context(self) -> JobContext:
@@ -80,6 +83,7 @@ class Attempt:
             on_progress=self.progress,
             on_checkpoint=self.checkpoint,
             on_file=self.save_file,
+            on_reference=self.refer,
         )
 
     def progress(self, pct: float, stage: str, message: str) -> None:
@@ -107,6 +111,9 @@ class Attempt:
         job_checkpoint_record(
             job_id=self.job.id, worker=self.worker, attempt=self.job.attempt, data=data
         )
+
+    def refer(self, reference: dict) -> None:
+        self.result_reference = reference
 
     def save_file(self, name: str, content: bytes | str, content_type: str) -> str:
         data = content.encode() if isinstance(content, str) else content
@@ -160,7 +167,7 @@ def finish(
     duration_ms = int((time.monotonic() - attempt.started) * 1000)
     return Ran(
         attempt.job, result, clean(error), cancelled, timezone.now(), duration_ms,
-        attempt.result_file,
+        attempt.result_file, attempt.result_reference,
     )  # fmt: skip
 
 

@@ -42,7 +42,7 @@ def _finished(ran: Ran, judge: "_Judge | None", rand) -> Finished:
     )
     return Finished(
         ran.job, outcome, ran.finished_at, ran.duration_ms, ran.result_file,
-        for_breaker,
+        ran.result_reference, for_breaker,
     )  # fmt: skip
 
 

@@ -148,3 +148,17 @@ def secret(ctx: JobContext, payload: dict) -> dict:
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+@job_type(
+    "test.refer",
+    schema=OPEN,
+    description="Keeps its result elsewhere: refers to `uri` with `metadata`.",
+    timeout_s=30,
+)
+def refer(ctx: JobContext, payload: dict) -> dict:
+    metadata = payload.get("metadata", {})
+    if payload.get("not_json"):
+        metadata = {**metadata, "tags": {"a", "b"}}  # a set: not JSON
+    ctx.refer(payload.get("uri"), **metadata)
+    return {"stored": True}

@@ -91,6 +91,7 @@ def test_completion_refuses_an_outcome_no_running_job_may_have():
     row = CompleteRow(
         id="x", attempt=1, worker="w", state="waiting", result=None,
         has_result=False, error=None, run_at=None, finished_at=now, result_file="",
+        result_reference=None,
         attempt_status="failed", attempt_finished_at=now, duration_ms=1,
         error_code="", error_message="", traceback="", retry_at=None,
     )  # fmt: skip
