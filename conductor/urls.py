@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from conductor import health
+from conductor.api import docs_assets
 
 handler400 = "conductor.api.errors.handler400"
 handler404 = "conductor.api.errors.handler404"
@@ -16,6 +17,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/v2/redoc/redoc.standalone.js", docs_assets.redoc_script, name="redoc-js"),
     path("api/v2/", include("conductor.api.urls")),
     path("dashboard/", include("dashboard.urls")),
 ]

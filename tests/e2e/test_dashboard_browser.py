@@ -5,30 +5,19 @@ overview shows the real counts of the jobs in the database. Screenshots (desktop
 dark theme) go to ``test-results/`` for a human to look at.
 """
 
-from pathlib import Path
-
 import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from conductor import states
 from conductor.models import Job
 from conductor.services import job_type_ensure
 from conductor.states import ACTIVE, FINAL, JobState
+from tests.e2e.conftest import RESULTS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-RESULTS = Path(__file__).resolve().parents[2] / "test-results"
 USERNAME = "ops-admin"
 PASSWORD = "dash-pw-0123456789"
 
@@ -57,21 +46,6 @@ def seeded(transactional_db):
         for i in range(count)
     )
     assert Job.objects.count() == TOTAL
-
-
-@pytest.fixture
-def chromium_browser(monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; Django would otherwise
-    # refuse ORM calls here (e.g. the transactional_db flush at teardown).
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def _kpi(page, label: str) -> str:
