@@ -7,16 +7,21 @@ from django.conf import settings
 
 from conductor.api.errors import problem_response
 from conductor.api.versioning import negotiate
+from conductor.models import Job
 
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+#: The longest id kept: what the ``trace_id`` columns hold (request ids become trace
+#: ids). A longer or odd one is replaced by one of ours, echoed in the response.
+ID_MAX = Job._meta.get_field("trace_id").max_length
+_SAFE_ID = re.compile(rf"[A-Za-z0-9._:\-]{{1,{ID_MAX}}}")
 
 
 def _incoming_id(value: str | None) -> str | None:
-    return value if value and _SAFE_ID.match(value) else None
+    return value if value and _SAFE_ID.fullmatch(value) else None
 
 
 class RequestIdMiddleware:
-    """Accept ``X-Request-ID`` (or make one) and echo it; same for ``X-Trace-Id``."""
+    """Accept ``X-Request-ID`` (or make one) and echo it; same for ``X-Trace-Id``.
+    An id that is too long or holds other characters is replaced, never stored cut."""
 
     def __init__(self, get_response):
         self.get_response = get_response
