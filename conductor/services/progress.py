@@ -7,6 +7,7 @@ and ``locked_by``), so a late report from an abandoned attempt changes nothing.
 from typing import Any
 
 from django.db import transaction
+from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
 from conductor import jsonvalue
@@ -38,7 +39,12 @@ def job_progress_record(
     now = timezone.now()
     stage, message = _storable(stage), _storable(message)
     written = _held(job_id, worker, attempt).update(
-        progress_pct=pct, progress_stage=stage, progress_message=message, updated_at=now
+        progress_pct=pct,
+        progress_stage=stage,
+        progress_message=message,
+        updated_at=now,
+        # a report proves the attempt began, even before its start mark is written
+        attempt_started_at=Coalesce("attempt_started_at", Now()),
     )
     if written:
         event_record(

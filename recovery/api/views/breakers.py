@@ -9,7 +9,7 @@ from conductor.api.auth import actor_of
 from conductor.api.envelope import CursorPage
 from recovery import selectors, services
 from recovery.api.serializers import breakers as s
-from recovery.models import BreakerTransition
+from recovery.models import BreakerTransition, CircuitBreaker
 
 
 class BreakerTransitionPage(CursorPage):
@@ -18,10 +18,19 @@ class BreakerTransitionPage(CursorPage):
     ordering = ("-created_at", "-id")
 
 
-class BreakersApi(APIView):
+class BreakerPage(CursorPage):
+    ordering = "service_name"
+
+
+class BreakersApi(generics.GenericAPIView):
+    serializer_class = s.BreakerOut
+    pagination_class = BreakerPage
+    queryset = CircuitBreaker.objects.none()  # for the schema generator
+
     @extend_schema(operation_id="breakers_list", responses=s.BreakerOut(many=True))
     def get(self, request):
-        return Response(s.BreakerOut(selectors.breaker_list(), many=True).data)
+        page = self.paginate_queryset(selectors.breaker_list())
+        return self.get_paginated_response(s.BreakerOut(page, many=True).data)
 
 
 class BreakerDetailApi(APIView):

@@ -4,13 +4,16 @@ Reads need ``read``, creation and changes ``write``, deletion ``admin``.
 """
 
 from drf_spectacular.utils import extend_schema
+from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from conductor.api.auth import actor_of
+from conductor.api.envelope import CursorPage, NamePage
 from recovery import selectors, services
 from recovery.api.serializers import policies as s
 from recovery.api.views import conflict
+from recovery.models import ErrorRule, RetryPolicy
 
 
 class AdminDeletes:
@@ -25,13 +28,17 @@ class AdminDeletes:
 # --- retry policies -------------------------------------------------------------
 
 
-class RetryPoliciesApi(APIView):
+class RetryPoliciesApi(generics.GenericAPIView):
+    serializer_class = s.RetryPolicyOut
+    pagination_class = NamePage
+    queryset = RetryPolicy.objects.none()  # for the schema generator
+
     @extend_schema(
         operation_id="retry_policies_list", responses=s.RetryPolicyOut(many=True)
     )
     def get(self, request):
-        policies = selectors.retry_policy_list()
-        return Response(s.RetryPolicyOut(policies, many=True).data)
+        page = self.paginate_queryset(selectors.retry_policy_list())
+        return self.get_paginated_response(s.RetryPolicyOut(page, many=True).data)
 
     @extend_schema(
         operation_id="retry_policies_create",
@@ -85,10 +92,21 @@ class RetryPolicyDetailApi(AdminDeletes, APIView):
 DUPLICATE_RULE = conflict("Another rule has this match and pattern")
 
 
-class ErrorRulesApi(APIView):
+class ErrorRulePage(CursorPage):
+    """In the order the rules are tried."""
+
+    ordering = ("order", "id")
+
+
+class ErrorRulesApi(generics.GenericAPIView):
+    serializer_class = s.ErrorRuleOut
+    pagination_class = ErrorRulePage
+    queryset = ErrorRule.objects.none()  # for the schema generator
+
     @extend_schema(operation_id="error_rules_list", responses=s.ErrorRuleOut(many=True))
     def get(self, request):
-        return Response(s.ErrorRuleOut(selectors.error_rule_list(), many=True).data)
+        page = self.paginate_queryset(selectors.error_rule_list())
+        return self.get_paginated_response(s.ErrorRuleOut(page, many=True).data)
 
     @extend_schema(
         operation_id="error_rules_create",
