@@ -72,7 +72,8 @@ class CursorPage(CursorPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+        digits = raw.isascii() and raw.isdigit()  # not "²", which int() refuses
+        if not digits or not 1 <= int(raw) <= self.max_page_size:
             raise ValidationError(
                 {"page_size": [f"must be an integer from 1 to {self.max_page_size}"]}
             )
@@ -107,6 +108,12 @@ class CursorPage(CursorPagination):
 
     def get_paginated_response_schema(self, schema):
         return schema
+
+
+class NamePage(CursorPage):
+    """Named things (policies, breakers, job types, workflows), by name."""
+
+    ordering = "name"
 
 
 class EventCursorPage(CursorPage):
