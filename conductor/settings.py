@@ -263,6 +263,7 @@ SPECTACULAR_SETTINGS = {
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
+        "conductor.api.openapi.describe_requests",
         "conductor.api.openapi.wrap_in_envelope",
     ],
 }

@@ -6,7 +6,7 @@ shape (``{field, message, code}``; bulk fields prefixed ``jobs[i].``). The seria
 in ``conductor.api.serializers`` describe the same body for OpenAPI.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from conductor import names
@@ -21,22 +21,32 @@ FIELDS = frozenset(JobSubmitIn().fields)
 PRIORITIES = [p.label for p in Priority]
 MODES = DependencyMode.values  # built once: ``.values`` makes a new list per call
 ON_FAILURE = DependencyFailure.values
-MIN_MOMENT = datetime(1970, 1, 1, tzinfo=UTC)
-MAX_MOMENT = datetime(9998, 12, 31, tzinfo=UTC)
+#: Years a date-time may be written in; with an offset under 16 hours its UTC moment
+#: is always one Python and PostgreSQL hold (``openapi.DATE_TIME`` says the same).
+MIN_YEAR, MAX_YEAR = 1970, 9998
+MAX_OFFSET = timedelta(hours=16)
+#: Integer fields of a job's own retry policy (JSON Schema reads 5.0 as 5).
+POLICY_INTEGERS = ("max_retries", "initial_delay_ms", "max_delay_ms")
 
 
 def utc_or_none(moment: datetime) -> datetime | None:
-    """The moment in UTC, or None when the database could not store it."""
+    """The moment in UTC, or None when written outside the years or with an offset
+    the database does not take (-15:59 to +15:59)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     offset = moment.utcoffset()
-    if offset is None or abs(offset.total_seconds()) >= 16 * 3600:
+    if offset is None or abs(offset) >= MAX_OFFSET:
         return None
-    try:
-        moment = moment.astimezone(UTC)
-    except OverflowError:
+    if not MIN_YEAR <= moment.year <= MAX_YEAR:
         return None
-    return moment if MIN_MOMENT <= moment <= MAX_MOMENT else None
+    return moment.astimezone(UTC)
+
+
+def whole(value: Any) -> Any:
+    """``value``, an integral float as the integer it is (``5.0`` -> ``5``)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 class _Reader:
@@ -60,7 +70,7 @@ class _Reader:
         return value
 
     def integer(self, name: str, low: int, high: int | None) -> int | None:
-        value = self.data.get(name)
+        value = whole(self.data.get(name))
         if value is None:
             return None
         if not isinstance(value, int) or isinstance(value, bool):
@@ -72,8 +82,10 @@ class _Reader:
         return value
 
     def choice(self, name: str, choices: list[str], default: str | None) -> str | None:
-        value = self.data.get(name, default)
-        if value is not None and value not in choices:
+        value = self.data.get(name)
+        if value is None:  # absent or null
+            return default
+        if not isinstance(value, str) or value not in choices:
             self.error(name, f"must be one of {', '.join(choices)}", "invalid_choice")
         return value
 
@@ -90,7 +102,7 @@ class _Reader:
             return None
         return utc_or_none(moment) or self.error(
             name,
-            f"must be a date-time between {MIN_MOMENT:%Y} and {MAX_MOMENT:%Y} "
+            f"must be a date-time in the years {MIN_YEAR} to {MAX_YEAR} "
             "with an offset PostgreSQL accepts (-15:59 to +15:59)",
             "out_of_range",
         )
@@ -116,7 +128,7 @@ def job_request_from(
     reader = _Reader(data, prefix)
     for name in sorted(set(data) - FIELDS - extra):
         reader.error(name, "unknown field", "unknown_field")
-    retry_policy = data.get("retry_policy")
+    retry_policy = _retry_policy(data.get("retry_policy"))
     if retry_policy is not None and not isinstance(retry_policy, str | dict):
         reader.error("retry_policy", "a policy name or an object", "type")
     breaker = reader.text("breaker", 100)
@@ -139,6 +151,16 @@ def job_request_from(
         breaker=breaker,
     )
     return (None, reader.errors) if reader.errors else (request, [])
+
+
+def _retry_policy(value: Any) -> Any:
+    """A job's own policy with its integer fields as integers (``5.0`` -> ``5``)."""
+    if not isinstance(value, dict):
+        return value
+    policy = {**value, **{k: whole(value[k]) for k in POLICY_INTEGERS if k in value}}
+    if isinstance(value.get("delays_ms"), list):
+        policy["delays_ms"] = [whole(delay) for delay in value["delays_ms"]]
+    return policy
 
 
 def _dependencies(reader: _Reader) -> tuple[tuple[str, ...], str, str]:

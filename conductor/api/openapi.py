@@ -1,18 +1,34 @@
 """OpenAPI 3.1 for API v2: envelope, problem responses and auth of each call.
 
 drf-spectacular describes the serializers; this module adds what the plumbing does to
-every operation, so the document matches what clients really receive.
+every operation, so the document matches what clients really receive, and what the
+server really accepts: strict inputs refuse unknown fields, submit bodies follow each
+job type's schema (``openapi_jobs``), and text, keys and date-times are what the
+database stores (``openapi_storable``).
 """
 
+import copy
+
+from django.conf import settings
 from drf_spectacular.extensions import (
     OpenApiAuthenticationExtension,
     OpenApiSerializerFieldExtension,
 )
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import permissions
 
 from conductor import names
+from conductor.api import openapi_jobs, openapi_workflows
+from conductor.api.fields import NOT_BLANK, StrictInput, stripped_length
+from conductor.api.openapi_storable import (
+    StorableRewriter,
+    body_schemas,
+    parameter_schemas,
+)
 from conductor.api.serializers import JobDependsOnIn
+from conductor.services.job_requests import MAX_DEPENDENCIES
+from recovery.api.serializers.dlq import NOTES as NOTES_LENGTH
 from recovery.api.serializers.policies import JobRetryPolicyIn
 
 PROBLEM = "application/problem+json"
@@ -94,13 +110,62 @@ class SessionScheme(OpenApiAuthenticationExtension):
         return {"type": "apiKey", "in": "cookie", "name": "sessionid"}
 
 
+def conflict(description: str) -> dict:
+    """A documented 409 problem response, for ``extend_schema(responses=…)``."""
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {(409, PROBLEM): OpenApiResponse(response=schema, description=description)}
+
+
 class DependsOnFieldScheme(OpenApiSerializerFieldExtension):
     target_class = "conductor.api.serializers.DependsOnField"
 
     def map_serializer_field(self, auto_schema, direction):
         component = auto_schema.resolve_serializer(JobDependsOnIn, direction)
-        ids = {"type": "array", "items": {"type": "string", "format": "uuid"}}
+        ids = {
+            "type": "array",
+            "items": {"type": "string", "format": "uuid"},
+            "maxItems": MAX_DEPENDENCIES,
+        }
         return {"oneOf": [ids, component.ref]}
+
+
+class TextFieldScheme(OpenApiSerializerFieldExtension):
+    """Text taken as sent; unless blank is allowed, not only whitespace."""
+
+    target_class = "conductor.api.fields.TextField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        pattern = getattr(self.target, "pattern", None)
+        if pattern is not None:
+            # In allOf: drf-spectacular would make a patterned blank-allowed string
+            # a oneOf with "", which this pattern matches too.
+            return {"type": "string", "allOf": [{"pattern": pattern}]}
+        if self.target.allow_blank:
+            return {"type": "string"}  # storable text: openapi_storable
+        return {"type": "string", "pattern": NOT_BLANK}
+
+
+class PayloadFieldScheme(OpenApiSerializerFieldExtension):
+    target_class = "conductor.api.fields.PayloadField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {"type": "object"}
+
+
+class WorkflowDefinitionFieldScheme(OpenApiSerializerFieldExtension):
+    target_class = "conductor.api.views.workflows.WorkflowDefinitionField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        if direction == "request":
+            return dict(openapi_workflows.DEFINITION_REF)
+        return {"type": "object"}
+
+
+class AnyJsonFieldScheme(OpenApiSerializerFieldExtension):
+    target_class = "conductor.api.fields.AnyJsonField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {"description": "any JSON value, or null"}
 
 
 class RetryPolicyFieldScheme(OpenApiSerializerFieldExtension):
@@ -139,6 +204,85 @@ class ConductorAutoSchema(AutoSchema):
         if operation is not None:
             operation["x-required-scope"] = self.required_scope()
         return operation
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if schema.get("description") == StrictInput.__doc__:
+            del schema["description"]  # inherited, says nothing of this input
+        if direction == "request" and isinstance(serializer, StrictInput):
+            schema["additionalProperties"] = False
+        return schema
+
+
+def describe_requests(result, generator, request, public):
+    """What the server accepts: one submit variant per job type, its bounds from the
+    settings, and only what the database can store."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    payloads = openapi_jobs.add_job_type_variants(schemas)
+    payloads += openapi_workflows.add_workflow_definition(schemas)
+    openapi_jobs.add_job_type_list(schemas)
+    _settings_bounds(schemas)
+    _conditions(schemas)
+    rewriter = StorableRewriter(schemas)
+    for name in payloads:
+        rewriter.payload_component(name)
+    for schema in body_schemas(result) + parameter_schemas(result):
+        rewriter.request(schema)
+    return result
+
+
+def _settings_bounds(schemas: dict) -> None:
+    """Limits that are settings, read when the document is built."""
+    jobs = schemas.get("JobBulkInRequest", {}).get("properties", {}).get("jobs")
+    if jobs is not None:
+        jobs.update(minItems=1, maxItems=settings.CONDUCTOR_JOBS_BULK_MAX)
+    for name, schema in schemas.items():
+        if name.startswith("JobExecute") and "wait_s" in schema.get("properties", {}):
+            wait = schema["properties"]["wait_s"]
+            wait["maximum"] = settings.CONDUCTOR_JOBS_EXECUTE_MAX_WAIT_S
+
+
+def _when(condition: dict, then: dict) -> dict:
+    return {"if": condition, "then": then}
+
+
+NOTES = stripped_length(*NOTES_LENGTH)
+_CUSTOM = {"required": ["strategy"], "properties": {"strategy": {"const": "custom"}}}
+_CUSTOM_WITHOUT_BASE = {  # the name of a base policy absent, or null
+    "required": ["strategy"],
+    "properties": {"strategy": {"const": "custom"}, "name": {"type": "null"}},
+}
+_DELAYS = {"properties": {"delays_ms": {"minItems": 1}}}
+_NEEDS_DELAYS = {"required": ["delays_ms"], **_DELAYS}
+#: Rules between fields that JSON Schema can state, by component. Those it cannot
+#: (``max_delay_ms`` ≥ ``initial_delay_ms``, custom delays ≤ ``max_delay_ms``, a
+#: change checked with the stored policy) are in the descriptions.
+CONDITIONS = {
+    # A new policy starts from the defaults, which have no delays.
+    "RetryPolicyInRequest": [_when(_CUSTOM, _NEEDS_DELAYS)],
+    "PatchedRetryPolicyPatchInRequest": [_when(_CUSTOM, _DELAYS)],
+    # Without a named base policy, a job's own starts from the defaults.
+    "JobRetryPolicyInRequest": [
+        _when(_CUSTOM, _DELAYS),
+        _when(_CUSTOM_WITHOUT_BASE, _NEEDS_DELAYS),
+    ],
+    "DeadLetterBulkInRequest": [
+        _when(
+            {"properties": {"action": {"const": "resubmit"}}},
+            {"required": ["reason"]},
+        ),
+        _when(
+            {"properties": {"action": {"const": "resolve"}}},
+            {"required": ["notes"], "properties": {"notes": {"pattern": NOTES}}},
+        ),
+    ],
+}
+
+
+def _conditions(schemas: dict) -> None:
+    for name, rules in CONDITIONS.items():
+        if name in schemas:
+            schemas[name].setdefault("allOf", []).extend(copy.deepcopy(rules))
 
 
 def wrap_in_envelope(result, generator, request, public):

@@ -5,7 +5,16 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from conductor import names, states
-from conductor.api.fields import PayloadField, StrictInput
+from conductor.api.fields import (
+    AnyJsonField,
+    NumberField,
+    PatternField,
+    PayloadField,
+    StrictInput,
+    TextField,
+    TrueFalseField,
+    WholeNumberField,
+)
 from conductor.models import (
     DependencyFailure,
     DependencyMode,
@@ -23,12 +32,19 @@ PRIORITY_LABELS = [p.label for p in Priority]
 
 
 class JobDependsOnIn(StrictInput):
+    """Read by ``conductor.api.job_input``: ``null`` is taken as absent."""
+
     jobs = serializers.ListField(
-        child=serializers.UUIDField(), max_length=MAX_DEPENDENCIES
+        child=serializers.UUIDField(),
+        max_length=MAX_DEPENDENCIES,
+        required=False,
+        allow_null=True,
     )
-    mode = serializers.ChoiceField(choices=DependencyMode.choices, required=False)
+    mode = serializers.ChoiceField(
+        choices=DependencyMode.choices, required=False, allow_null=True
+    )
     on_failure = serializers.ChoiceField(
-        choices=DependencyFailure.choices, required=False
+        choices=DependencyFailure.choices, required=False, allow_null=True
     )
 
 
@@ -42,34 +58,39 @@ class RetryPolicyField(serializers.JSONField):
     (described by ``conductor.api.openapi.RetryPolicyFieldScheme``)."""
 
 
+def _optional(field_class, *args, **kwargs):
+    """An optional field that may also be ``null`` (taken as absent)."""
+    return field_class(*args, required=False, allow_null=True, **kwargs)
+
+
 class JobSubmitIn(StrictInput):
-    """Parsed by ``conductor.api.job_input`` (fast, also for bulk); described here."""
+    """Parsed by ``conductor.api.job_input`` (fast, also for bulk); described here.
+    The document has one variant per registered job type, with its payload schema
+    (``conductor.api.openapi_jobs``)."""
 
-    type = serializers.RegexField(names.ANCHORED, help_text="a registered job type")
+    type = TextField(max_length=100, help_text="a registered job type")
     payload = PayloadField(required=False, default=dict)
-    priority = serializers.ChoiceField(choices=PRIORITY_LABELS, required=False)
-    idempotency_key = serializers.CharField(max_length=255, required=False)
-    run_at = serializers.DateTimeField(required=False)
-    max_retries = serializers.IntegerField(
-        min_value=0, max_value=backoff.MAX_RETRIES_DEFAULT_CAP, required=False
+    priority = _optional(serializers.ChoiceField, choices=PRIORITY_LABELS)
+    idempotency_key = _optional(TextField, max_length=255)
+    run_at = _optional(serializers.DateTimeField)
+    max_retries = _optional(
+        WholeNumberField, min_value=0, max_value=backoff.MAX_RETRIES_DEFAULT_CAP
     )
-    retry_policy = RetryPolicyField(required=False)
-    timeout_s = serializers.IntegerField(min_value=1, required=False)
-    parent = serializers.UUIDField(required=False, help_text="inherits its priority")
-    depends_on = DependsOnField(required=False)
-    dependency_mode = serializers.ChoiceField(
-        choices=DependencyMode.choices, required=False
+    retry_policy = _optional(RetryPolicyField)
+    timeout_s = _optional(WholeNumberField, min_value=1)
+    parent = _optional(serializers.UUIDField, help_text="inherits its priority")
+    depends_on = _optional(DependsOnField)
+    dependency_mode = _optional(serializers.ChoiceField, choices=DependencyMode.choices)
+    on_dependency_failure = _optional(
+        serializers.ChoiceField, choices=DependencyFailure.choices
     )
-    on_dependency_failure = serializers.ChoiceField(
-        choices=DependencyFailure.choices, required=False
-    )
-    breaker = serializers.RegexField(
-        names.ANCHORED, required=False, help_text="overrides the type's breaker"
+    breaker = _optional(
+        PatternField, names.ANCHORED, help_text="overrides the type's breaker"
     )
 
 
-class JobBulkIn(serializers.Serializer):
-    jobs = JobSubmitIn(many=True, max_length=10_000)
+class JobBulkIn(StrictInput):
+    jobs = JobSubmitIn(many=True, min_length=1, max_length=10_000)
 
 
 class JobBulkOut(serializers.Serializer):
@@ -79,19 +100,22 @@ class JobBulkOut(serializers.Serializer):
 
 
 class JobExecuteIn(JobSubmitIn):
-    wait_s = serializers.FloatField(
-        min_value=0, required=False, help_text="how long to wait for the result"
+    wait_s = NumberField(
+        min_value=0,
+        required=False,
+        help_text="how long to wait for the result, in seconds (default 30, at most "
+        "CONDUCTOR_JOBS_EXECUTE_MAX_WAIT_S)",
     )
 
 
 class JobCancelIn(StrictInput):
-    reason = serializers.CharField(max_length=2000)
+    reason = TextField(max_length=2000)
     mode = serializers.ChoiceField(choices=["graceful", "forced"], default="graceful")
-    propagate = serializers.BooleanField(default=False)
+    propagate = TrueFalseField(default=False)
 
 
 class JobRetryIn(StrictInput):
-    reason = serializers.CharField(max_length=2000, required=False, default="")
+    reason = TextField(max_length=2000, required=False, default="")
 
 
 class JobReasonOut(serializers.Serializer):
@@ -115,7 +139,7 @@ class JobResultFileOut(serializers.Serializer):
 class JobResultOut(serializers.Serializer):
     id = serializers.UUIDField()
     state = serializers.CharField()
-    result = serializers.JSONField(allow_null=True)
+    result = AnyJsonField()
     file = JobResultFileOut(allow_null=True)
 
 
@@ -149,7 +173,7 @@ class JobOut(serializers.ModelSerializer):
     type = serializers.CharField(source="job_type_id")
     priority = serializers.SerializerMethodField()
     state = serializers.ChoiceField(choices=states.CHOICES)
-    result = serializers.JSONField(allow_null=True)
+    result = AnyJsonField()
     error = JobErrorOut(allow_null=True)
     progress = serializers.SerializerMethodField()
 

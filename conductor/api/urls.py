@@ -9,7 +9,7 @@ from drf_spectacular.views import (
 from rest_framework.negotiation import DefaultContentNegotiation
 
 from conductor.api import converters, openapi  # noqa: F401 - register <name:…>, auth
-from conductor.api.views import job_types, jobs, workflows
+from conductor.api.views import job_detail, job_types, jobs, workflows
 
 app_name = "api"
 
@@ -38,28 +38,38 @@ urlpatterns = [
     path("jobs", jobs.JobsApi.as_view(), name="jobs"),
     path("jobs/bulk", jobs.JobsBulkApi.as_view(), name="jobs-bulk"),
     path("jobs/execute", jobs.JobExecuteApi.as_view(), name="jobs-execute"),
-    path("jobs/<str:id>", jobs.JobDetailApi.as_view(), name="job-detail"),
-    path("jobs/<str:id>/attempts", jobs.JobAttemptsApi.as_view(), name="job-attempts"),
-    path("jobs/<str:id>/events", jobs.JobEventsApi.as_view(), name="job-events"),
-    path("jobs/<str:id>/progress", jobs.JobProgressApi.as_view(), name="job-progress"),
-    path("jobs/<str:id>/result", jobs.JobResultApi.as_view(), name="job-result"),
+    path("jobs/<str:id>", job_detail.JobDetailApi.as_view(), name="job-detail"),
+    path(
+        "jobs/<str:id>/attempts",
+        job_detail.JobAttemptsApi.as_view(),
+        name="job-attempts",
+    ),
+    path("jobs/<str:id>/events", job_detail.JobEventsApi.as_view(), name="job-events"),
+    path(
+        "jobs/<str:id>/progress",
+        job_detail.JobProgressApi.as_view(),
+        name="job-progress",
+    ),
+    path("jobs/<str:id>/result", job_detail.JobResultApi.as_view(), name="job-result"),
     path(
         "jobs/<str:id>/result/download",
-        jobs.JobResultDownloadApi.as_view(),
+        job_detail.JobResultDownloadApi.as_view(),
         name="job-result-download",
     ),
-    path("jobs/<str:id>/cancel", jobs.JobCancelApi.as_view(), name="job-cancel"),
-    path("jobs/<str:id>/retry", jobs.JobRetryApi.as_view(), name="job-retry"),
-    path("jobs/<str:id>/resume", jobs.JobResumeApi.as_view(), name="job-resume"),
-    path("jobs/<str:id>/explain", jobs.JobExplainApi.as_view(), name="job-explain"),
+    path("jobs/<str:id>/cancel", job_detail.JobCancelApi.as_view(), name="job-cancel"),
+    path("jobs/<str:id>/retry", job_detail.JobRetryApi.as_view(), name="job-retry"),
+    path("jobs/<str:id>/resume", job_detail.JobResumeApi.as_view(), name="job-resume"),
+    path(
+        "jobs/<str:id>/explain", job_detail.JobExplainApi.as_view(), name="job-explain"
+    ),
     path(
         "jobs/<str:id>/dependencies",
-        jobs.JobDependenciesApi.as_view(),
+        job_detail.JobDependenciesApi.as_view(),
         name="job-dependencies",
     ),
     path(
         "jobs/<str:id>/dependents",
-        jobs.JobDependentsApi.as_view(),
+        job_detail.JobDependentsApi.as_view(),
         name="job-dependents",
     ),
     path("workflows", workflows.WorkflowsApi.as_view(), name="workflows"),

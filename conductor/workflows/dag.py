@@ -266,7 +266,9 @@ class _Check:
                 self.fail(f"nodes[{i}].depends_on[{k}]", *problem)
         if len(seen) == len(deps):
             return tuple(deps)
-        return tuple(dep for dep in dict.fromkeys(deps) if dep in seen)
+        # Only the strings: an unhashable entry (reported above) cannot be a key.
+        named = (dep for dep in deps if isinstance(dep, str))
+        return tuple(dep for dep in dict.fromkeys(named) if dep in seen)
 
     def plain_deps(self, node_id: Any, deps: list) -> bool:
         """Whether every entry is a known, distinct id other than the node's own."""

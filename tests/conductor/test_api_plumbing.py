@@ -6,6 +6,7 @@ import re
 import pytest
 
 from conductor.models import Job
+from recovery import services as recovery_services
 
 pytestmark = pytest.mark.django_db
 
@@ -304,3 +305,76 @@ def test_docs_pages_load_nothing_from_other_hosts(anon, page):
     html = response.content.decode()
     assert not re.search(r"(src|href)=\"https?://", html), html
     assert "fonts.googleapis" not in html
+
+
+def _document(anon) -> dict:
+    response = anon.get("/api/v2/schema/?format=json")
+    assert response.status_code == 200
+    return json.loads(response.content)
+
+
+def test_submit_body_has_one_variant_per_job_type_with_its_payload(anon):
+    schemas = _document(anon)["components"]["schemas"]
+    body = schemas["JobSubmitInRequest"]
+    mapping = body["discriminator"]["mapping"]
+    assert {"demo.noop", "demo.sleep", "demo.flaky"} <= set(mapping)
+    sleep = schemas[mapping["demo.sleep"].rsplit("/", 1)[1]]
+    assert sleep["properties"]["type"]["enum"] == ["demo.sleep"]
+    assert "payload" in sleep["required"]  # {} lacks "seconds"
+    payload = schemas[sleep["properties"]["payload"]["$ref"].rsplit("/", 1)[1]]
+    assert payload["properties"]["seconds"]["maximum"] == 3600
+    assert payload["additionalProperties"] is False
+
+
+def test_document_says_what_the_server_refuses(anon):
+    document = _document(anon)
+    schemas = document["components"]["schemas"]
+    # Strict inputs refuse unknown fields; text may not hold NUL.
+    cancel = schemas["JobCancelInRequest"]
+    assert cancel["additionalProperties"] is False
+    assert re.search(cancel["properties"]["reason"]["pattern"], "a\x00b") is None
+    # Conflicts of the actions on one job are documented.
+    for action in ("cancel", "retry", "resume"):
+        responses = document["paths"][f"/api/v2/jobs/{{id}}/{action}"]["post"]
+        assert "409" in responses["responses"]
+    # A result may be null without two branches of a oneOf matching it.
+    assert "oneOf" not in schemas["JobOut"]["properties"]["result"]
+
+
+def test_an_integral_float_is_an_integer_and_a_fraction_is_not(api):
+    recovery_services.breaker_ensure(service="fuzzy")
+    path = "/api/v2/breakers/fuzzy"
+    response = api.patch(path, {"timeout_ms": 999165.0}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["data"]["timeout_ms"] == 999165
+    body = _assert_problem(
+        api.patch(path, {"timeout_ms": 999165.5}, format="json"),
+        400,
+        "VALIDATION_ERROR",
+    )
+    assert body["errors"][0]["field"] == "timeout_ms"
+
+
+def test_execute_waits_the_limit_by_default_when_it_is_shorter(api, settings):
+    settings.CONDUCTOR_JOBS_EXECUTE_MAX_WAIT_S = 0.1
+    response = api.post_json(f"{JOBS}/execute", {"type": "demo.noop"})
+    assert response.status_code == 202, response.content
+
+
+def test_bulk_refuses_unknown_fields_naming_them(api):
+    body = _assert_problem(
+        api.post_json(f"{JOBS}/bulk", {"jobs": [{"type": "demo.noop"}], "x": 1}),
+        400,
+        "VALIDATION_ERROR",
+    )
+    assert [e["field"] for e in body["errors"]] == ["x"]
+    assert Job.objects.count() == 0
+
+
+def test_a_workflow_node_depending_on_an_object_is_400_not_500(api):
+    node = {"id": "a", "type": "demo.noop", "depends_on": [{}]}
+    response = api.post_json(
+        "/api/v2/workflows/validate", {"definition": {"nodes": [node]}}
+    )
+    body = _assert_problem(response, 400, "VALIDATION_ERROR")
+    assert body["errors"][0]["field"] == "nodes[0].depends_on[0]"

@@ -1,4 +1,4 @@
-"""Jobs: submit (one, bulk, execute), list, detail and the actions on one job.
+"""Jobs: submit (one, bulk, execute) and list (``job_detail``: one job).
 
 Each view: input → one service or selector → output.
 """
@@ -9,26 +9,22 @@ import time
 import uuid
 
 from django.conf import settings
-from django.http import FileResponse
-from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from conductor import selectors, services, states
+from conductor import jsonvalue, selectors, services, states
+from conductor.api import openapi_jobs
 from conductor.api import serializers as s
 from conductor.api.auth import actor_of
-from conductor.api.envelope import EventCursorPage
 from conductor.api.job_input import job_request_from, utc_or_none
-from conductor.engine.explain import job_explain
-from conductor.errors import NotFound, ValidationFailed
-from conductor.models import Event, Job, Priority
+from conductor.errors import ValidationFailed
+from conductor.models import Job, Priority
 from conductor.states import FINAL
 from recovery import selectors as recovery_selectors
-from recovery import services as recovery_services
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
@@ -37,6 +33,9 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     required=False,
     description="A repeat submit with the same key returns the first job.",
 )
+
+
+DEFAULT_WAIT_S = 30
 
 
 def _trace(request) -> str:
@@ -76,24 +75,30 @@ def _created(job: Job, created: bool, status: int = 201) -> Response:
 
 # --- list and submit ---------------------------------------------------------------
 
+# Segments of letters, digits, - and _, without "__" (read as a Django lookup).
+_SEGMENT = r"[A-Za-z0-9_-]{1,64}"
+_PATH_PATTERN = rf"{_SEGMENT}(\.{_SEGMENT}){{0,7}}"
+_PATH = re.compile(rf"^{_PATH_PATTERN}$")
+
+
+def _list_param(name: str, schema: dict, description: str) -> OpenApiParameter:
+    return OpenApiParameter(name, schema, description=description)
+
+
+def _choices(choices) -> dict:
+    return {"type": "string", "pattern": openapi_jobs.comma_list(choices)}
+
+
 _LIST_PARAMS = [
-    OpenApiParameter("type", str, description="comma list of job types"),
-    OpenApiParameter("state", str, description="comma list of states"),
-    OpenApiParameter("priority", str, description="comma list: low,normal,high,…"),
+    _list_param("type", openapi_jobs.JOB_TYPE_LIST_REF, "comma list of job types"),
+    _list_param("state", _choices(states.VALUES), "comma list of states"),
+    _list_param(
+        "priority", _choices(s.PRIORITY_LABELS), "comma list: low,normal,high,…"
+    ),
     *[OpenApiParameter(name, OpenApiTypes.DATETIME) for name in selectors._RANGES],
     OpenApiParameter("parent", OpenApiTypes.UUID),
     OpenApiParameter("workflow_run", OpenApiTypes.UUID),
-    OpenApiParameter(
-        "payload.<path>",
-        str,
-        description="JSON path into the payload, e.g. `payload.customer.id=42` "
-        "(the value is read as JSON when it parses, else as text)",
-    ),
 ]
-
-# Segments of letters, digits, - and single _: "__" would be read as a Django lookup.
-_SEGMENT = r"(?!.*__)[A-Za-z0-9_-]{1,64}"
-_PATH = re.compile(rf"^{_SEGMENT}(\.{_SEGMENT}){{0,7}}$")
 
 
 def _filters(params) -> selectors.JobFilters:
@@ -121,8 +126,10 @@ def _filters(params) -> selectors.JobFilters:
     for key, value in params.items():
         if key.startswith(selectors.PAYLOAD_PREFIX):
             path = key[len(selectors.PAYLOAD_PREFIX) :]
-            if not _PATH.match(path):
+            if not _PATH.match(path) or "__" in path:
                 errors[key] = ["path segments are letters, digits, - and _ (not __)"]
+            elif jsonvalue.problems(value, path=key):
+                errors[key] = ["text with a NUL character cannot be stored"]
             payload.append((path, _json_or_text(value)))
     priorities = listed("priority", {p.label for p in Priority})
     filters = selectors.JobFilters(
@@ -168,7 +175,13 @@ class JobsApi(generics.GenericAPIView):
     queryset = Job.objects.none()  # for the schema generator; reads use selectors
 
     @extend_schema(
-        operation_id="jobs_list", responses=s.JobOut(many=True), parameters=_LIST_PARAMS
+        operation_id="jobs_list",
+        responses=s.JobOut(many=True),
+        parameters=_LIST_PARAMS,
+        description="Filters combine. Besides those listed, `payload.<path>=<value>` "
+        "filters on a JSON path into the payload, e.g. `payload.customer.id=42` (the "
+        "value is read as JSON when it parses, else as text); path segments are "
+        "letters, digits, - and _, at most 64 each, never `__`, at most 8.",
     )
     def get(self, request):
         jobs = selectors.jobs_filtered(filters=_filters(request.query_params))
@@ -201,12 +214,7 @@ class JobsBulkApi(APIView):
         "`data.ids` in the order given. Every bad field is named as `jobs[i].field`.",
     )
     def post(self, request):
-        items = request.data.get("jobs") if isinstance(request.data, dict) else None
-        limit = settings.CONDUCTOR_JOBS_BULK_MAX
-        if not isinstance(items, list) or not 1 <= len(items) <= limit:
-            raise serializers.ValidationError(
-                {"jobs": [f"must be a list of 1 to {limit} jobs"]}
-            )
+        items = _bulk_items(request.data)
         requests, errors = [], []
         for index, item in enumerate(items):
             job_request, found = job_request_from(item, prefix=f"jobs[{index}].")
@@ -229,6 +237,20 @@ class JobsBulkApi(APIView):
         return Response(body, status=201)
 
 
+def _bulk_items(data) -> list:
+    """The ``jobs`` of a bulk body (its only field), each still to be read."""
+    data = data if isinstance(data, dict) else {}
+    unknown = sorted(set(data) - {"jobs"})
+    if unknown:
+        raise serializers.ValidationError({name: ["unknown field"] for name in unknown})
+    items, limit = data.get("jobs"), settings.CONDUCTOR_JOBS_BULK_MAX
+    if not isinstance(items, list) or not 1 <= len(items) <= limit:
+        raise serializers.ValidationError(
+            {"jobs": [f"must be a list of 1 to {limit} jobs"]}
+        )
+    return items
+
+
 class JobExecuteApi(APIView):
     """Submit and wait (legacy callers): 200 with the finished job, else 202."""
 
@@ -237,11 +259,12 @@ class JobExecuteApi(APIView):
         request=s.JobExecuteIn,
         responses={200: s.JobOut, 202: s.JobOut},
         description="Waits up to `wait_s` (default 30, at most "
-        "CONDUCTOR_JOBS_EXECUTE_MAX_WAIT_S) for the job to end.",
+        "CONDUCTOR_JOBS_EXECUTE_MAX_WAIT_S, which is also the default when shorter) "
+        "for the job to end.",
     )
     def post(self, request):
         data = request.data if isinstance(request.data, dict) else {}
-        wait_s = _wait_s(data.get("wait_s", 30))
+        wait_s = _wait_s(data.get("wait_s", _default_wait_s()))
         job_request = _one_request(request, extra=frozenset({"wait_s"}))
         job, _new = services.job_submit(
             request=job_request,
@@ -252,6 +275,11 @@ class JobExecuteApi(APIView):
         job = _wait_for_end(job, wait_s)
         status = 200 if job.state in FINAL else 202
         return _created(job, True, status=status)
+
+
+def _default_wait_s() -> float:
+    """30 seconds, or the longest wait allowed when that is shorter."""
+    return min(DEFAULT_WAIT_S, settings.CONDUCTOR_JOBS_EXECUTE_MAX_WAIT_S)
 
 
 def _wait_s(value) -> float:
@@ -270,141 +298,3 @@ def _wait_for_end(job: Job, wait_s: float) -> Job:
         pause = min(pause * 1.5, 0.25)
         job = selectors.job_get(id=job.id)
     return job
-
-
-# --- one job --------------------------------------------------------------------------
-
-
-class JobDetailApi(APIView):
-    @extend_schema(operation_id="jobs_detail", responses=s.JobOut)
-    def get(self, request, id):
-        return Response(s.JobOut(selectors.job_get(id=id)).data)
-
-
-class JobAttemptsApi(APIView):
-    @extend_schema(operation_id="jobs_attempts", responses=s.JobAttemptOut(many=True))
-    def get(self, request, id):
-        job = selectors.job_get(id=id)
-        return Response(
-            s.JobAttemptOut(selectors.job_attempts(job=job), many=True).data
-        )
-
-
-class JobEventsApi(generics.GenericAPIView):
-    serializer_class = s.EventOut
-    pagination_class = EventCursorPage
-    queryset = Event.objects.none()  # for the schema generator; reads use selectors
-
-    @extend_schema(operation_id="jobs_events", responses=s.EventOut(many=True))
-    def get(self, request, id):
-        job = selectors.job_get(id=id)
-        page = self.paginate_queryset(selectors.job_events(job=job))
-        return self.get_paginated_response(s.EventOut(page, many=True).data)
-
-
-class JobProgressApi(APIView):
-    @extend_schema(operation_id="jobs_progress", responses=s.JobProgressDetailOut)
-    def get(self, request, id):
-        job = selectors.job_get(id=id)
-        progress = selectors.job_progress(job=job, now=timezone.now())
-        return Response(
-            s.JobProgressDetailOut({"id": job.id, "state": job.state, **progress}).data
-        )
-
-
-class JobResultApi(APIView):
-    @extend_schema(operation_id="jobs_result", responses=s.JobResultOut)
-    def get(self, request, id):
-        job = selectors.job_get(id=id)
-        file = None
-        if job.result_file:
-            file = {
-                "name": job.result_file.name.rsplit("/", 1)[-1],
-                "size": _size(job),
-                "url": f"/api/v2/jobs/{job.id}/result/download",
-            }
-        body = {"id": job.id, "state": job.state, "result": job.result, "file": file}
-        return Response(s.JobResultOut(body).data)
-
-
-def _size(job: Job) -> int | None:
-    try:
-        return job.result_file.size
-    except OSError:
-        return None
-
-
-class JobResultDownloadApi(APIView):
-    @extend_schema(
-        operation_id="jobs_result_download",
-        responses={
-            (200, "application/octet-stream"): OpenApiResponse(
-                OpenApiTypes.BINARY, description="the result file, streamed"
-            )
-        },
-    )
-    def get(self, request, id):
-        job = selectors.job_get(id=id)
-        if not job.result_file:
-            raise NotFound("this job has no result file")
-        try:
-            handle = job.result_file.open("rb")
-        except OSError:
-            raise NotFound("the result file is gone from storage") from None
-        name = job.result_file.name.rsplit("/", 1)[-1]
-        return FileResponse(handle, as_attachment=True, filename=name)
-
-
-class JobCancelApi(APIView):
-    @extend_schema(
-        operation_id="jobs_cancel", request=s.JobCancelIn, responses=s.JobOut
-    )
-    def post(self, request, id):
-        data = s.JobCancelIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        job = services.job_cancel(
-            job_id=id, actor=actor_of(request), **data.validated_data
-        )
-        return Response(s.JobOut(job).data)
-
-
-class JobRetryApi(APIView):
-    @extend_schema(operation_id="jobs_retry", request=s.JobRetryIn, responses=s.JobOut)
-    def post(self, request, id):
-        data = s.JobRetryIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        job = recovery_services.job_retry(
-            job_id=id, actor=actor_of(request), **data.validated_data
-        )
-        return Response(s.JobOut(job).data)
-
-
-class JobResumeApi(APIView):
-    @extend_schema(operation_id="jobs_resume", request=None, responses=s.JobOut)
-    def post(self, request, id):
-        job = services.job_resume(job_id=id, actor=actor_of(request))
-        return Response(s.JobOut(job).data)
-
-
-class JobExplainApi(APIView):
-    @extend_schema(operation_id="jobs_explain", responses=s.JobExplainOut)
-    def get(self, request, id):
-        job = selectors.job_get(id=id)
-        reasons = job_explain(job=job, now=timezone.now())
-        return Response({"id": str(job.id), "state": job.state, "reasons": reasons})
-
-
-class JobDependenciesApi(APIView):
-    @extend_schema(
-        operation_id="jobs_dependencies", responses=s.JobSummaryOut(many=True)
-    )
-    def get(self, request, id):
-        jobs = selectors.job_dependencies(job=selectors.job_get(id=id))
-        return Response(s.JobSummaryOut(jobs, many=True).data)
-
-
-class JobDependentsApi(APIView):
-    @extend_schema(operation_id="jobs_dependents", responses=s.JobSummaryOut(many=True))
-    def get(self, request, id):
-        jobs = selectors.job_dependents(job=selectors.job_get(id=id))
-        return Response(s.JobSummaryOut(jobs, many=True).data)

@@ -5,19 +5,24 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from conductor import names
 from conductor.api.auth import actor_of
-from conductor.api.fields import StrictInput
+from conductor.api.fields import AnyJsonField, PatternField, StrictInput, TextField
+from conductor.api.openapi import conflict
 from conductor.api.serializers import PRIORITY_LABELS
 from conductor.workflows import selectors, services
 
 
+class WorkflowDefinitionField(serializers.JSONField):
+    """``{"nodes": [{"id", "type", "payload"?, "depends_on"?, "condition"?,
+    "compensate"?, "priority"?}], "on_failure"?}``, checked by the workflow service
+    (described by ``conductor.api.openapi_workflows``)."""
+
+
 class WorkflowIn(StrictInput):
-    name = serializers.CharField(max_length=100)
-    description = serializers.CharField(required=False, default="", allow_blank=True)
-    definition = serializers.JSONField(
-        help_text='{"nodes": [{"id", "type", "payload"?, "depends_on"?, "condition"?, '
-        '"compensate"?, "priority"?}], "on_failure"?}'
-    )
+    name = PatternField(names.ANCHORED, help_text=names.RULE)
+    description = TextField(required=False, default="", allow_blank=True)
+    definition = WorkflowDefinitionField()
 
 
 class WorkflowOut(serializers.Serializer):
@@ -30,7 +35,7 @@ class WorkflowOut(serializers.Serializer):
 
 
 class WorkflowValidateIn(StrictInput):
-    definition = serializers.JSONField()
+    definition = WorkflowDefinitionField()
 
 
 class WorkflowPlanOut(serializers.Serializer):
@@ -53,7 +58,7 @@ class WorkflowNodeOut(serializers.Serializer):
     type = serializers.CharField(source="job_type_id")
     state = serializers.CharField()
     attempts = serializers.IntegerField()
-    result = serializers.JSONField()
+    result = AnyJsonField()
     cancel_reason = serializers.CharField()
 
 
@@ -90,7 +95,7 @@ class WorkflowsApi(APIView):
     @extend_schema(
         operation_id="workflows_create",
         request=WorkflowIn,
-        responses={201: WorkflowOut},
+        responses={201: WorkflowOut, **conflict("A workflow with this name exists")},
     )
     def post(self, request):
         data = WorkflowIn(data=request.data)

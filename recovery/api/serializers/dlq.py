@@ -5,6 +5,8 @@ from rest_framework import serializers
 
 from conductor import names
 from conductor.api.fields import (
+    AnyJsonField,
+    PatternField,
     PayloadField,
     StrictInput,
     TextField,
@@ -16,6 +18,10 @@ from recovery.services import dead_letters
 
 SIGNATURE_PATTERN = r"^[0-9a-f]{1,64}$"
 DLQ_STATUSES = ["open", *DeadLetter.Resolution.values]
+# As the services check them: the text without surrounding whitespace.
+REASON = (dead_letters.REASON_MIN, dead_letters.REASON_MAX)
+NOTES = (1, dead_letters.NOTES_MAX)
+OPTIONAL_NOTES = (0, dead_letters.NOTES_MAX)
 
 
 class RecoveryFieldErrorOut(serializers.Serializer):
@@ -29,9 +35,9 @@ class DeadLetterFilterIn(serializers.Serializer):
 
     job = serializers.UUIDField(required=False, help_text="the dead job's id")
     status = serializers.ChoiceField(choices=DLQ_STATUSES, required=False)
-    job_type = serializers.RegexField(names.ANCHORED, required=False)
-    error_code = serializers.RegexField(names.ANCHORED, required=False)
-    signature = serializers.RegexField(
+    job_type = PatternField(names.ANCHORED, required=False)
+    error_code = PatternField(names.ANCHORED, required=False)
+    signature = PatternField(
         SIGNATURE_PATTERN, required=False, help_text="as grouped by the analysis"
     )
 
@@ -43,9 +49,7 @@ class DeadLetterAnalysisQueryIn(serializers.Serializer):
 
 
 class DeadLetterResubmitIn(StrictInput):
-    reason = TextField(
-        min_length=dead_letters.REASON_MIN, max_length=dead_letters.REASON_MAX
-    )
+    reason = TextField(stripped=REASON)
     payload = PayloadField(
         required=False,
         help_text="an edited payload, validated against the job type's schema; "
@@ -59,13 +63,11 @@ class DeadLetterResubmitIn(StrictInput):
 
 
 class DeadLetterResolveIn(StrictInput):
-    notes = TextField(max_length=dead_letters.NOTES_MAX)
+    notes = TextField(stripped=NOTES)
 
 
 class DeadLetterDiscardIn(StrictInput):
-    notes = TextField(
-        max_length=dead_letters.NOTES_MAX, required=False, allow_blank=True
-    )
+    notes = TextField(stripped=OPTIONAL_NOTES, required=False)
 
 
 class DeadLetterBulkIn(StrictInput):
@@ -74,22 +76,16 @@ class DeadLetterBulkIn(StrictInput):
         child=WholeNumberField(), min_length=1, max_length=dead_letters.BULK_MAX
     )
     reason = TextField(
-        min_length=dead_letters.REASON_MIN,
-        max_length=dead_letters.REASON_MAX,
-        required=False,
-        help_text="required to resubmit",
+        stripped=REASON, required=False, help_text="required to resubmit"
     )
     notes = TextField(
-        max_length=dead_letters.NOTES_MAX,
-        required=False,
-        allow_blank=True,
-        help_text="required to resolve",
+        stripped=OPTIONAL_NOTES, required=False, help_text="required to resolve"
     )
 
     def validate(self, data):
         if data["action"] == "resubmit" and "reason" not in data:
             raise serializers.ValidationError({"reason": ["required to resubmit"]})
-        if data["action"] == "resolve" and not data.get("notes"):
+        if data["action"] == "resolve" and not data.get("notes", "").strip():
             raise serializers.ValidationError({"notes": ["required to resolve"]})
         return data
 
@@ -143,7 +139,7 @@ class DeadLetterErrorOut(serializers.Serializer):
 class DeadLetterResubmissionOut(serializers.ModelSerializer):
     new_job_id = serializers.UUIDField(allow_null=True)
     original_payload = serializers.JSONField()
-    modified_payload = serializers.JSONField(allow_null=True)
+    modified_payload = AnyJsonField()
 
     class Meta:
         model = Resubmission

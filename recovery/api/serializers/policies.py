@@ -61,7 +61,9 @@ class RetryPolicyIn(RetryPolicyPatchIn):
 class JobRetryPolicyIn(PolicyFieldsIn):
     """A job's own policy: fields over its type's, or over the policy ``name``d."""
 
-    name = PatternField(names.ANCHORED, required=False, help_text="a named policy")
+    name = PatternField(
+        names.ANCHORED, required=False, allow_null=True, help_text="a named policy"
+    )
     max_retries = _bounded((0, backoff.MAX_RETRIES_DEFAULT_CAP))
 
 

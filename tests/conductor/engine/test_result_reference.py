@@ -3,7 +3,6 @@ job keeps the reference (SPEC §2)."""
 
 import pytest
 
-from conductor.models import Job
 from tests.conductor.jobtypes import for_tests  # noqa: F401 - registers test.* types
 from tests.factories import JobFactory
 from tests.worker import run_due_jobs
