@@ -244,6 +244,7 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "2",
     "OAS_VERSION": "3.1.0",
+    "DEFAULT_GENERATOR_CLASS": "conductor.api.openapi.SingleVersionGenerator",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v2",
     "SWAGGER_UI_DIST": "SIDECAR",

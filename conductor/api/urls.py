@@ -17,6 +17,7 @@ app_name = "api"
 class SchemaApi(SpectacularAPIView):
     required_scope = "public"
     authentication_classes = []
+    versioning_class = None  # one version, in the paths (SingleVersionGenerator)
     # JSON or YAML, as the client asks (the rest of the API speaks JSON only).
     content_negotiation_class = DefaultContentNegotiation
 
