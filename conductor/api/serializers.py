@@ -4,7 +4,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from conductor import names, states
+from conductor import names, secrets, states
 from conductor.api.fields import (
     AnyJsonField,
     NumberField,
@@ -136,11 +136,19 @@ class JobResultFileOut(serializers.Serializer):
     url = serializers.CharField()
 
 
+class ResultReferenceOut(serializers.Serializer):
+    """Where the result lives in another system (``ctx.refer``)."""
+
+    uri = serializers.CharField(help_text="s3://bucket/key, https://… — any scheme")
+    metadata = serializers.DictField(help_text="what the handler said of it")
+
+
 class JobResultOut(serializers.Serializer):
     id = serializers.UUIDField()
     state = serializers.CharField()
     result = AnyJsonField()
     file = JobResultFileOut(allow_null=True)
+    reference = ResultReferenceOut(allow_null=True)
 
 
 class JobProgressOut(serializers.Serializer):
@@ -174,6 +182,7 @@ class JobOut(serializers.ModelSerializer):
     priority = serializers.SerializerMethodField()
     state = serializers.ChoiceField(choices=states.CHOICES)
     result = AnyJsonField()
+    result_reference = ResultReferenceOut(allow_null=True)
     error = JobErrorOut(allow_null=True)
     progress = serializers.SerializerMethodField()
 
@@ -192,6 +201,7 @@ class JobOut(serializers.ModelSerializer):
             "timeout_s",
             "run_at",
             "result",
+            "result_reference",
             "error",
             "progress",
             "idempotency_key",
@@ -209,6 +219,11 @@ class JobOut(serializers.ModelSerializer):
             "cancel_reason",
             "cancelled_by",
         ]
+
+    def to_representation(self, job: Job) -> dict:
+        data = super().to_representation(job)
+        data["payload"] = secrets.shown(data["payload"], job.job_type_id)
+        return data
 
     def get_priority(self, job: Job) -> str:
         return Priority(job.priority).label

@@ -71,7 +71,8 @@ class JobResultApi(APIView):
                 "size": _size(job),
                 "url": f"/api/v2/jobs/{job.id}/result/download",
             }
-        body = {"id": job.id, "state": job.state, "result": job.result, "file": file}
+        body = {"id": job.id, "state": job.state, "result": job.result, "file": file,
+                "reference": job.result_reference}  # fmt: skip
         return Response(s.JobResultOut(body).data)
 
 

@@ -1,16 +1,18 @@
 """Workflows: create, list, detail, validate, run; workflow runs with their nodes."""
 
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from conductor import names
 from conductor.api.auth import actor_of
+from conductor.api.envelope import NamePage
 from conductor.api.fields import AnyJsonField, PatternField, StrictInput, TextField
 from conductor.api.openapi import conflict
 from conductor.api.serializers import PRIORITY_LABELS
 from conductor.workflows import selectors, services
+from conductor.workflows.models import Workflow
 
 
 class WorkflowDefinitionField(serializers.JSONField):
@@ -28,10 +30,16 @@ class WorkflowIn(StrictInput):
 class WorkflowOut(serializers.Serializer):
     name = serializers.CharField()
     description = serializers.CharField()
-    definition = serializers.JSONField()
+    definition = serializers.SerializerMethodField(
+        help_text="as submitted, secret payload values masked"
+    )
     created_by = serializers.CharField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+
+    @extend_schema_field(serializers.JSONField())
+    def get_definition(self, workflow) -> dict:
+        return selectors.definition_shown(workflow.definition)
 
 
 class WorkflowValidateIn(StrictInput):
@@ -87,10 +95,15 @@ def _plan_body(plan) -> dict:
     }
 
 
-class WorkflowsApi(APIView):
+class WorkflowsApi(generics.GenericAPIView):
+    serializer_class = WorkflowOut
+    pagination_class = NamePage
+    queryset = Workflow.objects.none()  # for the schema generator
+
     @extend_schema(operation_id="workflows_list", responses=WorkflowOut(many=True))
     def get(self, request):
-        return Response(WorkflowOut(selectors.workflow_list(), many=True).data)
+        page = self.paginate_queryset(selectors.workflow_list())
+        return self.get_paginated_response(WorkflowOut(page, many=True).data)
 
     @extend_schema(
         operation_id="workflows_create",

@@ -3,7 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from conductor import names
+from conductor import names, secrets
 from conductor.api.fields import (
     AnyJsonField,
     PatternField,
@@ -148,9 +148,18 @@ class DeadLetterResubmissionOut(serializers.ModelSerializer):
             "new_job_id", "created_at",
         ]  # fmt: skip
 
+    def to_representation(self, row: Resubmission) -> dict:
+        data = super().to_representation(row)
+        job_type = self.context.get("job_type") or row.dead_letter.job_type
+        for name in ("original_payload", "modified_payload"):  # secrets masked
+            data[name] = secrets.shown(data[name], job_type)
+        return data
+
 
 class DeadLetterDetailOut(DeadLetterOut):
-    snapshot = serializers.DictField(help_text="the job definition when it died")
+    snapshot = serializers.SerializerMethodField(
+        help_text="the job definition when it died (secret payload values masked)"
+    )
     error = DeadLetterErrorOut(source="*")
     resubmissions = serializers.SerializerMethodField()
 
@@ -160,10 +169,15 @@ class DeadLetterDetailOut(DeadLetterOut):
             "resubmissions",
         ]  # fmt: skip
 
+    @extend_schema_field(serializers.DictField())
+    def get_snapshot(self, entry: DeadLetter) -> dict:
+        return selectors.snapshot_shown(entry)
+
     @extend_schema_field(DeadLetterResubmissionOut(many=True))
     def get_resubmissions(self, entry: DeadLetter) -> list:
         found = selectors.dead_letter_resubmissions(entry=entry)
-        return DeadLetterResubmissionOut(found, many=True).data
+        context = {"job_type": entry.job_type}
+        return DeadLetterResubmissionOut(found, many=True, context=context).data
 
 
 class DeadLetterResubmitOut(serializers.Serializer):

@@ -1,10 +1,10 @@
 """A result kept in another system: the handler refers to it (URI + metadata), the
-job keeps the reference (SPEC §2)."""
+job keeps the reference and the API shows it (SPEC §2)."""
 
 import pytest
 
 from tests.conductor.jobtypes import for_tests  # noqa: F401 - registers test.* types
-from tests.factories import JobFactory
+from tests.factories import JobFactory, api_job
 from tests.worker import run_due_jobs
 
 pytestmark = pytest.mark.django_db
@@ -44,3 +44,18 @@ def test_a_bad_reference_fails_the_attempt_for_good(payload, problem):
     assert job.error["code"] == "RESULT_INVALID"
     assert problem in job.error["message"]
     assert job.result_reference is None
+
+
+def test_the_api_shows_a_result_reference(api):
+    job_id = api_job(api, type="test.refer",
+                     payload={"uri": "s3://exports/a.csv", "metadata": {"rows": 3}})  # fmt: skip
+    run_due_jobs()
+    reference = {"uri": "s3://exports/a.csv", "metadata": {"rows": 3}}
+    assert (
+        api.get(f"/api/v2/jobs/{job_id}").json()["data"]["result_reference"]
+        == reference
+    )
+    assert (
+        api.get(f"/api/v2/jobs/{job_id}/result").json()["data"]["reference"]
+        == reference
+    )
