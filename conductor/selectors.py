@@ -8,6 +8,7 @@ from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count, F, QuerySet, Window
+from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import RowNumber
 
 from conductor import states
@@ -122,8 +123,15 @@ def jobs_filtered(*, filters: JobFilters) -> QuerySet[Job]:
         jobs = jobs.filter(parent_id=filters.parent)
     if filters.workflow_run:
         jobs = jobs.filter(workflow_run_id=filters.workflow_run)
-    for path, value in filters.payload:
-        jobs = jobs.filter(**{"payload__" + path.replace(".", "__"): value})
+    for index, (path, value) in enumerate(filters.payload):
+        # Each path is an expression of key transforms, compared by exact equality:
+        # no segment is ever read as a lookup (``regex``, ``isnull`` …).
+        key: Any = "payload"
+        for segment in path.split("."):
+            key = KeyTransform(segment, key)
+        jobs = jobs.alias(**{f"payload_{index}": key}).filter(
+            **{f"payload_{index}__exact": value}
+        )
     return jobs
 
 

@@ -7,6 +7,7 @@ Views return plain data; the renderer wraps it. Lists put their cursor in
 from datetime import UTC, datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.pagination import CursorPagination
@@ -86,11 +87,37 @@ class CursorPage(CursorPagination):
                 parameter["schema"].update(minimum=1, maximum=self.max_page_size)
         return parameters
 
+    def paginate_queryset(self, queryset, request, view=None):
+        self.model = queryset.model  # what a cursor's position is checked against
+        return super().paginate_queryset(queryset, request, view)
+
     def decode_cursor(self, request):
+        """A cursor is opaque but not trusted: one that does not decode, or whose
+        position is not a value of the ordering column (a crafted one), is a 400."""
         try:
-            return super().decode_cursor(request)
+            cursor = super().decode_cursor(request)
         except NotFound:
-            raise ValidationError({"cursor": ["invalid cursor"]}) from None
+            cursor = None
+            valid = False
+        else:
+            valid = cursor is None or self._position_valid(cursor.position)
+        if not valid:
+            raise ValidationError({"cursor": ["invalid cursor"]})
+        return cursor
+
+    def _position_valid(self, position: str | None) -> bool:
+        if position is None:
+            return True
+        if "\x00" in position:
+            return False
+        field = self.model._meta.get_field(self.ordering[0].lstrip("-"))
+        try:
+            value = field.to_python(position)
+            field.run_validators(value)
+        except (DjangoValidationError, ValueError, TypeError, OverflowError):
+            return False
+        # the cursors we hand out carry aware moments
+        return not (isinstance(value, datetime) and value.tzinfo is None)
 
     def get_paginated_response(self, data) -> Response:
         response = Response(data)

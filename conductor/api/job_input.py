@@ -12,7 +12,7 @@ from typing import Any
 from conductor import names
 from conductor.api.serializers import JobSubmitIn
 from conductor.errors import FieldError
-from conductor.models import DependencyFailure, DependencyMode, Priority
+from conductor.models import DependencyFailure, DependencyMode, Job, Priority
 from conductor.services import JobRequest
 from recovery import backoff
 
@@ -21,6 +21,8 @@ FIELDS = frozenset(JobSubmitIn().fields)
 PRIORITIES = [p.label for p in Priority]
 MODES = DependencyMode.values  # built once: ``.values`` makes a new list per call
 ON_FAILURE = DependencyFailure.values
+#: An idempotency key (body or header) is at most what its column holds.
+IDEMPOTENCY_KEY_MAX = Job._meta.get_field("idempotency_key").max_length
 #: Years a date-time may be written in; with an offset under 16 hours its UTC moment
 #: is always one Python and PostgreSQL hold (``openapi.DATE_TIME`` says the same).
 MIN_YEAR, MAX_YEAR = 1970, 9998
@@ -139,7 +141,7 @@ def job_request_from(
         type=reader.text("type", 100, required=True),
         payload=data.get("payload", {}),
         priority=reader.choice("priority", PRIORITIES, None),
-        idempotency_key=reader.text("idempotency_key", 255),
+        idempotency_key=reader.text("idempotency_key", IDEMPOTENCY_KEY_MAX),
         run_at=reader.moment("run_at"),
         max_retries=reader.integer("max_retries", 0, backoff.MAX_RETRIES_DEFAULT_CAP),
         depends_on=depends_on,

@@ -7,6 +7,7 @@ import json
 import re
 import time
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
@@ -20,15 +21,15 @@ from conductor import jsonvalue, selectors, services, states
 from conductor.api import openapi_jobs
 from conductor.api import serializers as s
 from conductor.api.auth import actor_of
-from conductor.api.job_input import job_request_from, utc_or_none
-from conductor.errors import ValidationFailed
+from conductor.api.job_input import IDEMPOTENCY_KEY_MAX, job_request_from, utc_or_none
+from conductor.errors import FieldError, ValidationFailed
 from conductor.models import Job, Priority
 from conductor.states import FINAL
 from recovery import selectors as recovery_selectors
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
-    str,
+    {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX},
     OpenApiParameter.HEADER,
     required=False,
     description="A repeat submit with the same key returns the first job.",
@@ -45,13 +46,17 @@ def _trace(request) -> str:
 def _one_request(request, extra: frozenset[str] = frozenset()) -> services.JobRequest:
     job_request, errors = job_request_from(request.data, extra=extra)
     header_key = request.headers.get("Idempotency-Key") or None
+    if header_key and len(header_key) > IDEMPOTENCY_KEY_MAX:
+        errors = [*errors, FieldError(
+            "Idempotency-Key", f"at most {IDEMPOTENCY_KEY_MAX} characters", "too_long",
+        )]  # fmt: skip
     if errors:
         raise ValidationFailed(errors)
     if header_key and job_request.idempotency_key not in (None, header_key):
         raise serializers.ValidationError(
             {"idempotency_key": ["differs from the Idempotency-Key header"]}
         )
-    if header_key and len(header_key) <= 255:
+    if header_key:
         job_request = services.JobRequest(
             **{**job_request.__dict__, "idempotency_key": header_key}
         )
@@ -78,7 +83,9 @@ def _created(job: Job, created: bool, status: int = 201) -> Response:
 # Segments of letters, digits, - and _, without "__" (read as a Django lookup).
 _SEGMENT = r"[A-Za-z0-9_-]{1,64}"
 _PATH_PATTERN = rf"{_SEGMENT}(\.{_SEGMENT}){{0,7}}"
-_PATH = re.compile(rf"^{_PATH_PATTERN}$")
+_PATH = re.compile(_PATH_PATTERN)
+#: Payload filters in one query, at most.
+PAYLOAD_FILTERS_MAX = 8
 
 
 def _list_param(name: str, schema: dict, description: str) -> OpenApiParameter:
@@ -123,14 +130,15 @@ def _filters(params) -> selectors.JobFilters:
         return value
 
     payload = []
-    for key, value in params.items():
+    for key, raw in params.items():
         if key.startswith(selectors.PAYLOAD_PREFIX):
-            path = key[len(selectors.PAYLOAD_PREFIX) :]
-            if not _PATH.match(path) or "__" in path:
-                errors[key] = ["path segments are letters, digits, - and _ (not __)"]
-            elif jsonvalue.problems(value, path=key):
-                errors[key] = ["text with a NUL character cannot be stored"]
-            payload.append((path, _json_or_text(value)))
+            path, value = key[len(selectors.PAYLOAD_PREFIX) :], _json_or_text(raw)
+            problem = _payload_filter_problem(key, path, value)
+            if problem:
+                errors[key] = [problem]
+            payload.append((path, value))
+    if len(payload) > PAYLOAD_FILTERS_MAX:
+        errors["payload"] = [f"at most {PAYLOAD_FILTERS_MAX} payload.<path> filters"]
     priorities = listed("priority", {p.label for p in Priority})
     filters = selectors.JobFilters(
         types=listed(
@@ -146,6 +154,20 @@ def _filters(params) -> selectors.JobFilters:
     if errors:
         raise serializers.ValidationError(errors)
     return filters
+
+
+def _payload_filter_problem(key: str, path: str, value: Any) -> str:
+    """What is wrong with ``payload.<path>=<value>`` ("" if nothing): the filter is
+    plain equality with a JSON scalar, at a bounded path of plain keys."""
+    if not _PATH.fullmatch(path) or "__" in path:
+        return (
+            "path segments are letters, digits, - and _ (not __), at most 64 each, "
+            "at most 8"
+        )
+    if isinstance(value, dict | list):
+        return "must be a JSON scalar (text, number, true, false or null)"
+    found = jsonvalue.problems(value, path=key)
+    return found[0].message if found else ""
 
 
 def _uuid_param(params, name, errors) -> str | None:
@@ -168,6 +190,8 @@ def _json_or_text(value: str):
         return json.loads(value)
     except ValueError:
         return value
+    except RecursionError:  # nested too deep to read: no scalar, at any rate
+        return []
 
 
 class JobsApi(generics.GenericAPIView):
