@@ -15,11 +15,11 @@ from rest_framework.views import APIView
 from conductor import selectors, services
 from conductor.api import serializers as s
 from conductor.api.auth import actor_of
-from conductor.api.envelope import EventCursorPage
+from conductor.api.envelope import CursorPage, EventCursorPage
 from conductor.api.openapi import conflict
 from conductor.engine.explain import job_explain
 from conductor.errors import NotFound
-from conductor.models import Event, Job
+from conductor.models import Event, Job, RetryAttempt
 from recovery import services as recovery_services
 
 
@@ -29,13 +29,22 @@ class JobDetailApi(APIView):
         return Response(s.JobOut(selectors.job_get(id=id)).data)
 
 
-class JobAttemptsApi(APIView):
+class AttemptPage(CursorPage):
+    """The first attempt first."""
+
+    ordering = "attempt_number"
+
+
+class JobAttemptsApi(generics.GenericAPIView):
+    serializer_class = s.JobAttemptOut
+    pagination_class = AttemptPage
+    queryset = RetryAttempt.objects.none()  # for the schema generator
+
     @extend_schema(operation_id="jobs_attempts", responses=s.JobAttemptOut(many=True))
     def get(self, request, id):
         job = selectors.job_get(id=id)
-        return Response(
-            s.JobAttemptOut(selectors.job_attempts(job=job), many=True).data
-        )
+        page = self.paginate_queryset(selectors.job_attempts(job=job))
+        return self.get_paginated_response(s.JobAttemptOut(page, many=True).data)
 
 
 class JobEventsApi(generics.GenericAPIView):

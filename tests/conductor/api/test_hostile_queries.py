@@ -156,8 +156,11 @@ LISTS = ["/api/v2/jobs", "/api/v2/dlq", "/api/v2/breakers", "/api/v2/retry-polic
          "/api/v2/error-rules", "/api/v2/job-types", "/api/v2/workflows"]  # fmt: skip
 
 
-@pytest.mark.parametrize("path", LISTS)
+@pytest.mark.parametrize("path", [*LISTS, "attempts", "events"])
 def test_every_list_is_paginated_with_a_maximum_page_size(api, path):
+    if path in ("attempts", "events"):
+        job_id = api.post_json(JOBS, {"type": "demo.noop"}).json()["data"]["id"]
+        path = f"{JOBS}/{job_id}/{path}"
     response = api.get(path, {"page_size": 1})
     assert response.status_code == 200
     assert "pagination" in response.json()["meta"], path
