@@ -13,12 +13,22 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from conductor.journal.catalogue import (
+    JOB_DEAD_LETTERED,
+    JOB_FAILED,
+    JOB_LEASE_EXPIRED,
+    JOB_RETRY_SCHEDULED,
+    JOB_STARTED,
+    JOB_SUCCEEDED,
+)
+from conductor.states import JobState
+
 #: Events that always lead to one state (the others say which in ``data.state``).
 IMPLIED = {
-    "job.started": "running",
-    "job.succeeded": "succeeded",
-    "job.retry_scheduled": "pending",
-    "job.dead_lettered": "dead",
+    JOB_STARTED.name: JobState.RUNNING,
+    JOB_SUCCEEDED.name: JobState.SUCCEEDED,
+    JOB_RETRY_SCHEDULED.name: JobState.PENDING,
+    JOB_DEAD_LETTERED.name: JobState.DEAD,
 }
 
 
@@ -32,9 +42,9 @@ def rebuilt(events: Iterable[tuple[str, Mapping[str, Any]]]) -> Rebuilt:
     """The job as its events ``(type, data)``, oldest first, leave it."""
     state, attempts = None, 0
     for kind, data in events:
-        if kind == "job.started":
+        if kind == JOB_STARTED.name:
             attempts = data["attempt"]
-        elif kind == "job.lease_expired" and data.get("started") is False:
+        elif kind == JOB_LEASE_EXPIRED.name and data.get("started") is False:
             attempts = data["attempt"] - 1  # put back: the attempt did not count
         state = _after(kind, data, state)
     return Rebuilt(state, attempts)
@@ -43,6 +53,6 @@ def rebuilt(events: Iterable[tuple[str, Mapping[str, Any]]]) -> Rebuilt:
 def _after(kind: str, data: Mapping[str, Any], state: str | None) -> str | None:
     if "state" in data:
         return data["state"]
-    if kind == "job.failed":  # an attempt failed: it retries, or it is dead
-        return "pending" if data.get("will_retry") else "dead"
+    if kind == JOB_FAILED.name:  # an attempt failed: it retries, or it is dead
+        return JobState.PENDING if data.get("will_retry") else JobState.DEAD
     return IMPLIED.get(kind, state)

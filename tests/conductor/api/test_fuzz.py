@@ -10,6 +10,7 @@ names and references of every *positive* case at seeded objects and mend the
 relations between fields. Negative cases are sent as drawn.
 """
 
+import os
 import zlib
 from typing import Any
 
@@ -31,6 +32,9 @@ from recovery import services as recovery_services
 from recovery.models import DeadLetter, RetryPolicy
 from tests.worker import run_due_jobs
 
+#: Examples per operation: 20 in ``make test`` (its time budget); a deeper run sets
+#: CONDUCTOR_FUZZ_EXAMPLES (the time grows in proportion).
+EXAMPLES = int(os.environ.get("CONDUCTOR_FUZZ_EXAMPLES", "20"))
 #: Each /jobs/execute example waits at most this long for a job no worker runs.
 EXECUTE_WAIT_S = 0.2
 #: Dies at its first attempt: dead letters whose edited payload may be any object.
@@ -265,7 +269,9 @@ def auth_header(make_key, short_connections, seeded, settings):
 @pytest.mark.django_db(transaction=True)
 @schema.parametrize()
 @hypothesis.settings(
-    max_examples=40, deadline=None, suppress_health_check=list(hypothesis.HealthCheck)
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=list(hypothesis.HealthCheck),
 )
 def test_api_conforms_to_its_schema(case, auth_header):
     # Every check, none excluded.
