@@ -29,7 +29,12 @@ from recovery import selectors as recovery_selectors
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
-    {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX},
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": IDEMPOTENCY_KEY_MAX,
+        "pattern": r"\S",
+    },
     OpenApiParameter.HEADER,
     required=False,
     description="A repeat submit with the same key returns the first job.",
@@ -45,8 +50,10 @@ def _trace(request) -> str:
 
 def _one_request(request, extra: frozenset[str] = frozenset()) -> services.JobRequest:
     job_request, errors = job_request_from(request.data, extra=extra)
-    header_key = request.headers.get("Idempotency-Key") or None
-    if header_key and len(header_key) > IDEMPOTENCY_KEY_MAX:
+    header_key = request.headers.get("Idempotency-Key")
+    if header_key is not None and not header_key.strip():
+        errors = [*errors, FieldError("Idempotency-Key", "must not be blank", "blank")]
+    elif header_key and len(header_key) > IDEMPOTENCY_KEY_MAX:
         errors = [*errors, FieldError(
             "Idempotency-Key", f"at most {IDEMPOTENCY_KEY_MAX} characters", "too_long",
         )]  # fmt: skip

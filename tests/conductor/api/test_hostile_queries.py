@@ -150,6 +150,17 @@ def test_an_idempotency_key_over_255_characters_is_a_400(api):
     assert ok.status_code == 201
 
 
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_a_blank_idempotency_key_header_is_a_400_not_a_job_without_one(api, blank):
+    response = api.post_json(JOBS, {"type": "demo.noop"}, HTTP_IDEMPOTENCY_KEY=blank)
+    assert response.status_code == 400
+    error = next(
+        e for e in response.json()["errors"] if e["field"] == "Idempotency-Key"
+    )
+    assert error["message"] == "must not be blank"
+    assert Job.objects.count() == 0
+
+
 # --- every list is paginated -------------------------------------------------------------
 
 LISTS = ["/api/v2/jobs", "/api/v2/dlq", "/api/v2/breakers", "/api/v2/retry-policies",
