@@ -24,6 +24,7 @@ __all__ = [
     "Job",
     "JobDependency",
     "JobType",
+    "JournalCursor",
     "Priority",
     "RetryAttempt",
     "Workflow",
@@ -362,6 +363,18 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.id} {self.type} {self.subject_type}:{self.subject_id}"
+
+
+class JournalCursor(models.Model):
+    """Where a follower of the journal stands: the id of the last event it handled
+    (event-triggered schedules, webhook delivery, the live stream)."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    after = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} after #{self.after}"
 
 
 class ApiKey(AbstractAPIKey):

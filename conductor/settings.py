@@ -348,6 +348,8 @@ CONDUCTOR_JOBS_EXECUTE_MAX_WAIT_S = _positive_int(
     "CONDUCTOR_JOBS_EXECUTE_MAX_WAIT_S", 60
 )
 CONDUCTOR_ENGINE_TICK_S = _positive_float("CONDUCTOR_ENGINE_TICK_S", 0.2)
+# How often beat ends schedule runs whose jobs ended and fires event-driven schedules.
+CONDUCTOR_SCHEDULES_FOLLOW_S = _positive_float("CONDUCTOR_SCHEDULES_FOLLOW_S", 1.0)
 
 # Retries: the global default policy (per type and per job policies refine it).
 CONDUCTOR_RETRY_INITIAL_DELAY_MS = _positive_int(

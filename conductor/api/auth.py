@@ -108,3 +108,12 @@ class HasScope(permissions.BasePermission):
         if needed in scopes_of(request):
             return True
         raise exceptions.PermissionDenied(self.message.format(scope=needed))
+
+
+class AdminDeletes:
+    """DELETE needs the admin scope; other methods the default (read or write)."""
+
+    @property
+    def required_scope(self) -> str | None:
+        method = getattr(getattr(self, "request", None), "method", None)
+        return "admin" if method == "DELETE" else None

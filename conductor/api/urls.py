@@ -97,4 +97,5 @@ urlpatterns = [
         "job-types/<name:name>", job_types.JobTypeDetailApi.as_view(), name="job-type"
     ),
     path("", include("recovery.api.urls")),
+    path("", include("scheduling.api.urls")),
 ]

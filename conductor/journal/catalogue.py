@@ -228,6 +228,59 @@ WORKFLOW_COMPENSATING = _event(
     jobs="the compensation jobs, in the same order",
 )  # fmt: skip
 
+# --- schedules ---------------------------------------------------------------------
+
+_SCHEDULE = {"name": "the schedule's name"}
+_RUN = {
+    **_SCHEDULE,
+    "run": "the run's id",
+    "scheduled_for": "the fire time (ISO 8601; an event's time for event triggers)",
+    "trigger": "cron, event or manual",
+    "status": "the run's status",
+}
+SCHEDULE_CREATED = _event(
+    "schedule.created", "schedule", "A schedule was made.", "schedules",
+    **_SCHEDULE, target="the job type, or workflow NAME",
+    cron="the cron expression (blank: event-driven)", timezone="its IANA time zone",
+    event_type="the event type it fires on (blank: time-driven)",
+)  # fmt: skip
+SCHEDULE_UPDATED = _event(
+    "schedule.updated", "schedule", "A schedule was changed.", "schedules",
+    **_SCHEDULE, changed="the names of the fields changed",
+)  # fmt: skip
+SCHEDULE_DELETED = _event(
+    "schedule.deleted", "schedule", "A schedule was deleted, with its history.",
+    "schedules", **_SCHEDULE,
+)  # fmt: skip
+SCHEDULE_PAUSED = _event(
+    "schedule.paused", "schedule", "A schedule stopped firing until resumed.",
+    "schedules", **_SCHEDULE,
+)  # fmt: skip
+SCHEDULE_RESUMED = _event(
+    "schedule.resumed", "schedule", "A paused schedule fires again, from its next "
+    "fire time after now (what fell while it was paused is not caught up).",
+    "schedules", **_SCHEDULE, next_execution_at="its next fire time (ISO 8601)",
+)  # fmt: skip
+SCHEDULE_TRIGGERED = _event(
+    "schedule.triggered", "schedule", "A schedule fired: a run started (its job or "
+    "workflow run submitted), or was skipped because the previous one still ran.",
+    "schedules", **_RUN, job="the run's job id, or null",
+    workflow_run="the run's workflow run id, or null",
+    event="the triggering event's id",
+    error="why the run could not start, if it could not",
+)  # fmt: skip
+SCHEDULE_RUN_COMPLETED = _event(
+    "schedule.run_completed", "schedule", "A run's job (or workflow run) ended.",
+    "schedules", **_RUN, execution_time_ms="from the run's start to its end",
+    error="the job's error, if it failed",
+)  # fmt: skip
+SCHEDULE_MISSED = _event(
+    "schedule.missed", "schedule", "Fire times passed while beat was down and were "
+    "not run (per the catch-up policy); they are recorded as missed runs.",
+    "schedules", **_SCHEDULE, count="how many fire times were missed",
+    first="the first missed fire time", last="the last missed fire time",
+)  # fmt: skip
+
 # --- configuration and the engine --------------------------------------------------
 
 ENGINE_JOBS_AGED = _event(

@@ -36,7 +36,7 @@ from collections.abc import Collection
 
 from conductor import backends
 from conductor.journal import catalogue
-from conductor.models import Event
+from conductor.models import Event, JournalCursor
 
 MAX_LIMIT = 10_000
 
@@ -53,3 +53,15 @@ def events_after(
     return backends.current().events_after(
         after=max(after, 0), types=sorted(types), limit=limit
     )
+
+
+def cursor_locked(name: str) -> JournalCursor:
+    """A follower's cursor, locked until the end of the caller's transaction (two
+    followers of the same name take turns); made at 0 the first time."""
+    JournalCursor.objects.get_or_create(name=name)
+    return JournalCursor.objects.select_for_update().get(name=name)
+
+
+def latest_event_id() -> int:
+    """The id of the newest event (0: the journal is empty)."""
+    return Event.objects.order_by("-id").values_list("id", flat=True).first() or 0

@@ -20,7 +20,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from conductor import names, registry, secrets
+from conductor import names, registry
 from conductor.errors import Conflict, FieldError, ValidationFailed
 from conductor.journal.catalogue import (
     WORKFLOW_COMPENSATING,
@@ -31,6 +31,7 @@ from conductor.journal.catalogue import (
 )
 from conductor.journal.writer import event_record
 from conductor.models import DependencyFailure, Job
+from conductor.services.payloads import payload_errors, payload_sealed
 from conductor.services.submit import JobRequest, jobs_submit
 from conductor.states import FINAL, JobState
 from conductor.workflows import conditions, dag
@@ -52,10 +53,10 @@ def _plan(definition: Any):
     plan = dag.validate(definition, known_types=known)
     errors = []
     for index, node in enumerate(plan.nodes.values()):
-        errors += _payload_errors(node.type, node.payload, f"nodes[{index}].payload")
+        errors += payload_errors(node.type, node.payload, f"nodes[{index}].payload")
         if node.compensate is not None:
             compensate = node.compensate
-            errors += _payload_errors(
+            errors += payload_errors(
                 compensate["type"], compensate["payload"],
                 f"nodes[{index}].compensate.payload",
             )  # fmt: skip
@@ -64,25 +65,13 @@ def _plan(definition: Any):
     return plan
 
 
-def _payload_errors(type_name: str, payload: Any, prefix: str) -> list[FieldError]:
-    spec = registry.get(type_name)
-    payload = registry.upgrade(spec, payload)[0]
-    if spec.has_secrets:  # a stored definition keeps its secrets sealed
-        try:
-            payload = secrets.reveal(payload, spec.schema)
-        except secrets.SecretUnreadable as exc:
-            return [FieldError(prefix, str(exc), "secret_unreadable")]
-    return registry.validate(spec, payload, prefix=prefix)
-
-
 def _sealed(definition: dict) -> dict:
     """A valid definition with its payloads' secret values sealed, to be stored."""
 
     def sealed(item: dict) -> dict:
-        spec = registry.get(item["type"])
-        if not spec.has_secrets or "payload" not in item:
+        if "payload" not in item:
             return item
-        return {**item, "payload": secrets.seal(item["payload"], spec.schema)}
+        return {**item, "payload": payload_sealed(item["type"], item["payload"])}
 
     nodes = []
     for node in definition["nodes"]:

@@ -8,22 +8,12 @@ from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from conductor.api.auth import actor_of
+from conductor.api.auth import AdminDeletes, actor_of
 from conductor.api.envelope import CursorPage, NamePage
 from recovery import selectors, services
 from recovery.api.serializers import policies as s
 from recovery.api.views import conflict
 from recovery.models import ErrorRule, RetryPolicy
-
-
-class AdminDeletes:
-    """DELETE needs the admin scope; other methods the default (read or write)."""
-
-    @property
-    def required_scope(self) -> str | None:
-        method = getattr(getattr(self, "request", None), "method", None)
-        return "admin" if method == "DELETE" else None
-
 
 # --- retry policies -------------------------------------------------------------
 

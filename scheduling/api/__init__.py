@@ -1,0 +1,1 @@
+"""Schedules under /api/v2/schedules (routes in ``scheduling.api.urls``)."""
