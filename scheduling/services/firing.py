@@ -11,7 +11,7 @@ and their events commit together or not at all.
 """
 
 from collections import deque
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, transaction
 
@@ -40,7 +40,10 @@ def _due(schedule: Schedule, now: datetime) -> tuple[list[datetime], int]:
     due: deque[datetime] = deque(maxlen=keep)
     after, total = schedule.next_execution_at - timedelta(microseconds=1), 0
     while total < DUE_SCAN_MAX:
-        page = expression.between(after, now, cron.MAX_COUNT)
+        # In UTC: within one zone Python compares wall times, blind to DST folds.
+        page = [
+            t.astimezone(UTC) for t in expression.between(after, now, cron.MAX_COUNT)
+        ]
         due.extend(page)
         total += len(page)
         if len(page) < cron.MAX_COUNT:

@@ -227,3 +227,23 @@ def test_a_run_whose_payload_no_longer_validates_fails_naming_why():
     (run,) = fire(schedule, at(10, 5))
     assert run.status == "failed" and run.job_id is None
     assert "payload.seconds" in run.error
+
+
+@pytest.mark.django_db
+def test_beat_fires_what_cron_says_across_dst_in_the_schedules_zone():
+    # 02:30 does not exist in New York on 8 March: it fires once, at 03:00 EDT.
+    gap = make(name="gap", cron="30 2 * * *", timezone="America/New_York",
+               now=datetime(2026, 3, 7, 12, tzinfo=UTC))  # fmt: skip
+    assert gap.next_execution_at == datetime(2026, 3, 8, 7, tzinfo=UTC)
+    (run,) = fire(gap, datetime(2026, 3, 8, 7, 0, 0, 200_000, tzinfo=UTC))
+    assert run.scheduled_for == datetime(2026, 3, 8, 7, tzinfo=UTC)
+    gap.refresh_from_db()
+    assert gap.next_execution_at == datetime(2026, 3, 9, 6, 30, tzinfo=UTC)
+    # 01:30 happens twice on 1 November: it fires at the first (EDT), not again.
+    overlap = make(name="overlap", cron="30 1 * * *", timezone="America/New_York",
+                   now=datetime(2026, 10, 31, 12, tzinfo=UTC))  # fmt: skip
+    (run,) = fire(overlap, datetime(2026, 11, 1, 5, 30, 1, tzinfo=UTC))
+    assert run.scheduled_for == datetime(2026, 11, 1, 5, 30, tzinfo=UTC)
+    overlap.refresh_from_db()
+    assert overlap.next_execution_at == datetime(2026, 11, 2, 6, 30, tzinfo=UTC)
+    assert fire(overlap, datetime(2026, 11, 1, 6, 30, 1, tzinfo=UTC)) == []
