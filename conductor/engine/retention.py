@@ -5,6 +5,8 @@
   not a job that still has a dead-letter entry (entries follow the DLQ's own
   retention, ``CONDUCTOR_DLQ_RETENTION_DAYS``, and an open one stays until resolved),
   nor one an unfinished job still waits for (deleting it would release that job).
+- **Schedule runs** that ended with a fire time as old go too (a schedule's history
+  is as long as its jobs'); a running one stays.
 - **Events** older than ``CONDUCTOR_RETENTION_EVENTS_DAYS`` go.
 - **Progress events** are coalesced once they are a minute old: of a job's
   ``job.progress`` events within one second only the latest is kept (handlers may
@@ -27,6 +29,7 @@ from conductor.journal.writer import event_record
 from conductor.models import Event, Job
 from conductor.states import ACTIVE, FINAL
 from recovery.models import DeadLetter
+from scheduling.models import RunStatus, ScheduleRun
 
 BATCH = 1000
 MAX_BATCHES = 50
@@ -39,6 +42,7 @@ def prune(*, now: datetime) -> dict[str, int]:
     events_before = now - timedelta(days=settings.CONDUCTOR_RETENTION_EVENTS_DAYS)
     counts = {
         "jobs": _in_batches(lambda: _jobs_batch(jobs_before)),
+        "schedule_runs": _in_batches(lambda: _runs_batch(jobs_before)),
         "events": _in_batches(lambda: _events_batch(events_before)),
         "progress_events": _in_batches(lambda: _progress_batch(now - COALESCE_AFTER)),
     }
@@ -73,6 +77,18 @@ def _jobs_batch(before: datetime) -> int:
     )
     if ids:
         Job.objects.filter(id__in=ids).delete()
+    return len(ids)
+
+
+def _runs_batch(before: datetime) -> int:
+    ids = list(
+        ScheduleRun.objects.filter(scheduled_for__lt=before)
+        .exclude(status=RunStatus.RUNNING)
+        .order_by("scheduled_for")
+        .values_list("id", flat=True)[:BATCH]
+    )
+    if ids:
+        ScheduleRun.objects.filter(id__in=ids).delete()
     return len(ids)
 
 

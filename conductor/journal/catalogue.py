@@ -288,8 +288,10 @@ ENGINE_JOBS_AGED = _event(
     count="how many", aging_s="seconds per level",
 )  # fmt: skip
 ENGINE_PRUNED = _event(
-    "engine.pruned", "engine", "Retention removed old jobs and events.", "metrics",
+    "engine.pruned", "engine", "Retention removed old jobs, schedule runs and events.",
+    "metrics",
     jobs="jobs removed (with their attempts)", events="events removed",
+    schedule_runs="schedule runs removed (ended, fired as long ago as those jobs)",
     progress_events="progress events coalesced away",
     jobs_before="jobs that ended before this went",
     events_before="events written before this went",

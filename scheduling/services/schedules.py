@@ -111,8 +111,7 @@ def _trigger_errors(data: dict[str, Any], errors: list[FieldError]) -> None:
         errors.append(
             FieldError(
                 "event_type",
-                f"{event_type!r} is not an event type "
-                "(GET /api/v2/webhooks/event-types)",
+                f"{event_type!r} is not an event type (docs/events.md lists them)",
                 "invalid",
             )
         )

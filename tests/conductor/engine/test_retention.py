@@ -112,3 +112,27 @@ def test_pruning_goes_in_bounded_batches(settings, monkeypatch):
     assert total >= 7
     assert retention.prune(now=timezone.now())["events"] == 4  # two batches of two
     assert old.count() == total - 4  # the rest waits for the next run
+
+
+def test_old_schedule_runs_go_a_running_one_and_recent_ones_stay(settings):
+    from scheduling import services as schedules
+    from scheduling.models import ScheduleRun
+
+    settings.CONDUCTOR_RETENTION_JOBS_DAYS = 30
+    then = timezone.now() - timedelta(days=40)
+    schedule = schedules.schedule_create(
+        data={"name": "hourly", "cron": "@hourly", "overlap_policy": "allow",
+              "job": {"type": "demo.noop", "payload": {}}},
+        actor="test", now=then,
+    )  # fmt: skip
+    with time_machine.travel(then, tick=False):
+        ended = schedules.schedule_trigger(schedule=schedule, actor="t", now=then)
+        still = schedules.schedule_trigger(schedule=schedule, actor="t", now=then)
+        run_due_jobs()
+    ScheduleRun.objects.filter(id=ended.id).update(status="success")
+    recent = schedules.schedule_trigger(
+        schedule=schedule, actor="t", now=timezone.now()
+    )
+    assert retention.prune(now=timezone.now())["schedule_runs"] == 1
+    left = set(ScheduleRun.objects.values_list("id", flat=True))
+    assert left == {still.id, recent.id}
