@@ -26,14 +26,34 @@ def worker_name() -> str:
 
 
 def process_alive(pid: int) -> bool:
-    """Whether a process with this id exists on this host."""
+    """Whether a process with this id exists on this host and has not died.
+
+    A killed process stays in the process table as a zombie until its parent reaps
+    it; a worker's pool child killed with its parent waits for PID 1, which may take
+    a second or more. ``kill(pid, 0)`` still finds a zombie, so its state is read too.
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # it exists, under another user
-        return True
-    return True
+        pass
+    return not _exited(pid)
+
+
+def _exited(pid: int) -> bool:
+    """Whether the process has exited but is not reaped yet (Linux's /proc says so;
+    where there is no /proc, nobody can tell, and the process counts as alive)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read()
+    except (FileNotFoundError, ProcessLookupError):  # reaped since, or no /proc
+        return os.path.isdir("/proc/self")
+    except OSError:
+        return False
+    # "pid (comm) state ...": comm may itself hold spaces and parentheses.
+    state = fields.rpartition(b")")[2].split()[:1]
+    return state in ([b"Z"], [b"X"])  # zombie, or dead
 
 
 def drain(*, queue: str, ring: Callable[[str], None], worker: str | None = None) -> int:

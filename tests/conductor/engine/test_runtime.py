@@ -1,5 +1,8 @@
 """The engine at work: timeouts, cancel requests, heartbeats, lease expiry, results."""
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
@@ -12,6 +15,7 @@ from django.utils import timezone
 from conductor import services
 from conductor.engine import lease
 from conductor.engine.claim import claim_batch
+from conductor.engine.run import process_alive
 from conductor.engine.sweep import leases_reclaim
 from conductor.models import Event, Job, RetryAttempt
 from tests.factories import JobFactory
@@ -229,3 +233,18 @@ def test_a_worker_starting_takes_back_the_jobs_of_its_dead_predecessors_at_once(
     # Long before its lease (5 minutes) ends, the dead process's job is back.
     assert states == {dead.id: "pending", alive.id: "running", elsewhere.id: "running"}
     assert _events(dead, "job.lease_expired").get().data["worker"] == "box:4000001"
+
+
+@pytest.mark.skipif(not hasattr(os, "waitid"), reason="needs waitid (WNOWAIT)")
+def test_a_killed_process_not_reaped_yet_is_not_alive():
+    """kill(pid, 0) still finds a zombie: a successor must not take it for alive."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert process_alive(child.pid)
+        child.kill()
+        os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped
+        assert not process_alive(child.pid)
+    finally:
+        child.kill()
+        child.wait(10)
+    assert not process_alive(child.pid)
