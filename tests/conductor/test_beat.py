@@ -47,3 +47,40 @@ def test_beat_runs_the_tick_itself(monkeypatch, settings):
     rung.clear()
     scheduler.tick()  # within the same tick interval: not again
     assert rung == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_beat_fires_a_due_schedule_in_its_own_process_and_rearms_it(monkeypatch):
+    """The schedule's PeriodicTask entry, when due, fires here (no message to a
+    worker); the fire re-arms it, and the entry is never used up as a one-off."""
+    import time_machine
+    from django_celery_beat.models import PeriodicTask
+
+    from conductor.celery import app
+    from scheduling import services as schedules
+    from scheduling.models import ScheduleRun
+
+    sent = []
+    monkeypatch.setattr(app, "send_task", lambda *a, **k: sent.append((a, k)))
+    monkeypatch.setattr("conductor.doorbell.ring", lambda queue: None)
+    created = timezone.now().replace(second=0, microsecond=0) + timedelta(minutes=1)
+    schedule = schedules.schedule_create(
+        data={"name": "minutely", "cron": "* * * * *",
+              "job": {"type": "demo.noop", "payload": {}}},
+        actor="test", now=created,
+    )  # fmt: skip
+    due = created + timedelta(minutes=1)
+    with time_machine.travel(due + timedelta(seconds=0.3), tick=False):
+        scheduler = ConductorScheduler(app=app, lazy=True)
+        for _ in range(3):
+            scheduler.tick()
+    (run,) = ScheduleRun.objects.filter(schedule=schedule)
+    assert run.scheduled_for == due and run.status == "running"
+    assert not [s for s in sent if s[0][0] == "scheduling.schedule_fire"]
+    task = PeriodicTask.objects.get(id=schedule.periodic_task_id)
+    assert task.enabled and task.total_run_count == 0
+    assert task.clocked.clocked_time == due + timedelta(minutes=1)
+    with time_machine.travel(due + timedelta(minutes=1, seconds=0.3), tick=False):
+        for _ in range(3):
+            scheduler.tick()
+    assert ScheduleRun.objects.filter(schedule=schedule).count() == 2
