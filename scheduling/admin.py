@@ -5,9 +5,11 @@ records: read-only, filtered by status, trigger and schedule.
 """
 
 from django.contrib import admin
+from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
 
 from conductor.admin import ReadOnlyAdmin
+from conductor.errors import FieldError, ValidationFailed
 from recovery.admin import ServiceSavedAdmin, _each
 from scheduling import cron, services
 from scheduling.models import Schedule, ScheduleRun
@@ -17,18 +19,57 @@ def _actor(request) -> str:
     return request.user.get_username()
 
 
+#: API field paths and the form fields they belong beside (first match wins).
+_FORM_FIELDS = (
+    ("job.type", "job_type"),
+    ("job.payload", "payload"),
+    ("job", "job_type"),
+)
+
+
+def _on_form(error: FieldError) -> FieldError:
+    """A service's error named by the form field it belongs beside: the API's
+    ``job.type`` is the form's ``job_type``, ``job.payload.seconds`` its ``payload``
+    and ``event_filter.x`` its ``event_filter`` (the rest of the path goes into the
+    message)."""
+    name, rest = _form_field(error.field)
+    message = f"{rest}: {error.message}" if rest else error.message
+    return FieldError(name, message, error.code)
+
+
+def _form_field(path: str) -> tuple[str, str]:
+    for prefix, field in _FORM_FIELDS:
+        if path == prefix or path.startswith(prefix + "."):
+            return field, path.removeprefix(prefix).lstrip(".")
+    head, _, rest = path.partition(".")
+    return head, rest
+
+
+#: Runs shown on a schedule's page (its history is the ScheduleRun changelist).
+RECENT_RUNS = 20
+
+
+class RecentRuns(BaseInlineFormSet):
+    """The latest runs only: a schedule firing each minute has thousands. Sliced
+    here, after the formset has filtered them by schedule (a sliced queryset can no
+    longer be filtered)."""
+
+    def get_queryset(self):
+        if not hasattr(self, "_recent"):
+            self._recent = super().get_queryset()[:RECENT_RUNS]
+        return self._recent
+
+
 class RunInline(admin.TabularInline):
     model = ScheduleRun
+    formset = RecentRuns
     fields = ("scheduled_for", "trigger", "status", "started_at", "completed_at",
               "execution_time_ms", "job", "error")  # fmt: skip
     readonly_fields = fields
-    ordering = ("-scheduled_for",)
+    ordering = ("-scheduled_for", "-id")
     extra = 0
     max_num = 0
     show_change_link = True
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).order_by("-scheduled_for")[:20]
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -80,12 +121,15 @@ class ScheduleAdmin(ServiceSavedAdmin):
         fields["job"] = (
             {"type": target, "payload": data.get("payload") or {}} if target else None
         )
-        now = timezone.now()
-        if row is None:
-            return services.schedule_create(data=fields, actor=_actor(request), now=now)
-        return services.schedule_update(
-            schedule=row, data=fields, actor=_actor(request), now=now
-        )
+        now, actor = timezone.now(), _actor(request)
+        try:
+            if row is None:
+                return services.schedule_create(data=fields, actor=actor, now=now)
+            return services.schedule_update(
+                schedule=row, data=fields, actor=actor, now=now
+            )
+        except ValidationFailed as exc:
+            raise ValidationFailed([_on_form(e) for e in exc.errors]) from None
 
     def delete_model(self, request, obj):
         services.schedule_delete(
