@@ -268,6 +268,7 @@ _CUSTOM_WITHOUT_BASE = {  # the name of a base policy absent, or null
 }
 _DELAYS = {"properties": {"delays_ms": {"minItems": 1}}}
 _NEEDS_DELAYS = {"required": ["delays_ms"], **_DELAYS}
+_NOT_QUEUED = {"properties": {"overlap_policy": {"enum": ["skip", "allow"]}}}
 #: Rules between fields that JSON Schema can state, by component. Those it cannot
 #: (``max_delay_ms`` ≥ ``initial_delay_ms``, custom delays ≤ ``max_delay_ms``, a
 #: change checked with the stored policy) are in the descriptions.
@@ -279,6 +280,19 @@ CONDITIONS = {
     "JobRetryPolicyInRequest": [
         _when(_CUSTOM, _DELAYS),
         _when(_CUSTOM_WITHOUT_BASE, _NEEDS_DELAYS),
+    ],
+    # A schedule fires on a cron or an event, and runs a job or a workflow: exactly
+    # one of each when made; a change may name one of each (it replaces the other
+    # kind). A workflow cannot be queued behind its previous run.
+    "ScheduleInRequest": [
+        {"oneOf": [{"required": ["cron"]}, {"required": ["event_type"]}]},
+        {"oneOf": [{"required": ["job"]}, {"required": ["workflow"]}]},
+        _when({"required": ["workflow"]}, _NOT_QUEUED),
+    ],
+    "PatchedSchedulePatchInRequest": [
+        {"not": {"required": ["cron", "event_type"]}},
+        {"not": {"required": ["job", "workflow"]}},
+        _when({"required": ["workflow"]}, _NOT_QUEUED),
     ],
     "DeadLetterBulkInRequest": [
         _when(

@@ -1,11 +1,12 @@
 """Schemathesis against the API's own OpenAPI document: no 5xx, responses match it.
 
 Every check runs, on every operation. The document says what a request may hold; no
-schema can say that an id, a name or a reference in it exists, nor how two fields
-relate (``max_delay_ms`` ≥ ``initial_delay_ms``, a workflow node depends on another
-node of the same definition). Those requests are made as a real client makes them:
-each test starts with seeded objects (jobs in several states, dead letters, retry
-policies, error rules, a breaker, a workflow and its run), and hooks point the ids,
+schema can say that an id, a name or a reference in it exists, that a cron expression
+parses, nor how two fields relate (``max_delay_ms`` ≥ ``initial_delay_ms``, a workflow
+node depends on another node of the same definition, a change to a schedule suits
+what is stored). Those requests are made as a real client makes them: each test
+starts with seeded objects (jobs in several states, dead letters, retry policies,
+error rules, a breaker, a workflow and its run, schedules), and hooks point the ids,
 names and references of every *positive* case at seeded objects and mend the
 relations between fields. Negative cases are sent as drawn.
 """
@@ -19,9 +20,11 @@ import pytest
 import schemathesis
 from django.db import connections
 from django.test import override_settings
+from django.utils import timezone
 
 from conductor import services
 from conductor.engine.context import JobContext, JobError
+from conductor.journal import catalogue
 from conductor.models import Job
 from conductor.registry import job_type
 from conductor.services import JobRequest
@@ -30,6 +33,8 @@ from conductor.wsgi import application
 from recovery import backoff
 from recovery import services as recovery_services
 from recovery.models import DeadLetter, RetryPolicy
+from scheduling import services as schedule_services
+from scheduling.models import Schedule
 from tests.worker import run_due_jobs
 
 #: Examples per operation: 20 in ``make test`` (its time budget); a deeper run sets
@@ -39,6 +44,12 @@ EXAMPLES = int(os.environ.get("CONDUCTOR_FUZZ_EXAMPLES", "20"))
 EXECUTE_WAIT_S = 0.2
 #: Dies at its first attempt: dead letters whose edited payload may be any object.
 DOOMED = "test.fuzz_doomed"
+#: Cron expressions a client might send (the document cannot say which text parses).
+CRONS = (
+    "* * * * *", "*/5 * * * *", "0 9 * * mon-fri", "30 2 * * *", "0 9 1 * 1",
+    "5,35 */6 * * *", "0 0 29 2 *", "0 12 * JAN,jul Sun", "@hourly", "@daily",
+    "@weekly", "@monthly", "@yearly",
+)  # fmt: skip
 
 
 @job_type(
@@ -68,12 +79,16 @@ PATH_KINDS = {
     "/api/v2/workflows/{name}": "workflows",
     "/api/v2/workflow-runs/{id}": "runs",
     "/api/v2/job-types/{name}": "job_types",
+    "/api/v2/schedules/{id}": "schedules",
 }
 
 
 def _pick(kind: str, drawn: Any) -> Any:
     """A seeded object of ``kind``, chosen by the drawn value (so a replay agrees)."""
-    options = SEEDED[kind]
+    return _choose(SEEDED[kind], drawn)
+
+
+def _choose(options, drawn: Any) -> Any:
     return options[zlib.crc32(repr(drawn).encode()) % len(options)]
 
 
@@ -118,6 +133,7 @@ def _seed() -> dict[str, list]:
     )
     run = workflow_services.workflow_run(workflow=workflow, actor="fuzz")
     recovery_services.breaker_ensure(service="fuzz-service")
+    schedules = _seed_schedules()
     return {
         "jobs": [str(j.id) for j in (*done, pending, cancelled, waiting)],
         "dead_letters": list(DeadLetter.objects.values_list("id", flat=True)),
@@ -127,7 +143,26 @@ def _seed() -> dict[str, list]:
         "workflows": [workflow.name],
         "runs": [str(run.id)],
         "job_types": [DOOMED, "demo.noop", "demo.sleep"],
+        "schedules": [str(schedule.id) for schedule in schedules],
     }
+
+
+def _seed_schedules() -> list[Schedule]:
+    """A cron schedule of a job, with a run in its history, and an event-triggered
+    one of a workflow."""
+    now = timezone.now()
+    timed = schedule_services.schedule_create(
+        data={"name": "fuzz-schedule", "cron": "*/5 * * * *",
+              "job": {"type": DOOMED, "payload": {}}, "overlap_policy": "queue"},
+        actor="fuzz", now=now,
+    )  # fmt: skip
+    schedule_services.schedule_trigger(schedule=timed, actor="fuzz", now=now)
+    on_event = schedule_services.schedule_create(
+        data={"name": "fuzz-on-dead", "event_type": "job.dead_lettered",
+              "event_filter": {"type": DOOMED}, "workflow": "fuzz-flow"},
+        actor="fuzz", now=now,
+    )  # fmt: skip
+    return [timed, on_event]
 
 
 @pytest.fixture
@@ -157,6 +192,8 @@ def before_call(context, case, **kwargs):
             case.path_parameters = {**case.path_parameters, name: _pick(kind, drawn)}
     if isinstance(case.query, dict):
         case.query.pop("cursor", None)  # a client sends cursors it was given
+        if path == "/api/v2/schedules/preview" and "cron" in case.query:
+            case.query["cron"] = _choose(CRONS, case.query["cron"])
     if isinstance(case.body, dict):
         _mend_body(case, path)
 
@@ -178,6 +215,12 @@ def _mend_body(case, path: str) -> None:
     elif path == "/api/v2/retry-policies/{name}" and method == "PATCH":
         stored = RetryPolicy.objects.get(name=case.path_parameters["name"])
         _mend_policy(body, stored.as_dict())
+    elif path == "/api/v2/schedules" and method == "POST":
+        _mend_schedule(body, None)
+        if Schedule.objects.filter(name=body.get("name")).exists():  # a new one
+            body["name"] = f"{body['name'][:80]}-{zlib.crc32(repr(body).encode())}"
+    elif path == "/api/v2/schedules/{id}" and method == "PATCH":
+        _mend_schedule(body, Schedule.objects.get(id=case.path_parameters["id"]))
 
 
 def _mend_submit(body: dict, *, header_key: Any) -> None:
@@ -212,6 +255,34 @@ def _mend_policy(body: dict, stored: dict) -> None:
         delays = [min(delay, cap) for delay in merged["delays_ms"]] or [cap]
         if delays != merged["delays_ms"]:
             body["delays_ms"] = delays
+
+
+def _mend_schedule(body: dict, stored: Schedule | None) -> None:
+    """A cron that parses, a registered job type (any object suits ``DOOMED``), the
+    seeded workflow, filter keys the event type has, no queue for a workflow —
+    given what is stored, for a change."""
+    if isinstance(body.get("cron"), str):
+        body["cron"] = _choose(CRONS, body["cron"])
+    if isinstance(body.get("job"), dict):
+        body["job"]["type"] = DOOMED
+    if isinstance(body.get("workflow"), str):
+        body["workflow"] = _pick("workflows", body["workflow"])
+    kept = stored is not None and "cron" not in body
+    event_type = body.get("event_type") or (stored.event_type if kept else "")
+    event_filter = body.get("event_filter", stored.event_filter if kept else {})
+    if event_type and event_filter:
+        names = list(catalogue.get(event_type).fields)  # some types have none
+        mended = (
+            {_choose(names, k): v for k, v in event_filter.items()} if names else {}
+        )
+        if mended != event_filter:
+            body["event_filter"] = mended
+    workflow = "workflow" in body or (
+        stored is not None and stored.workflow_id and "job" not in body
+    )
+    overlap = body.get("overlap_policy", stored.overlap_policy if stored else "skip")
+    if workflow and overlap == "queue":
+        body["overlap_policy"] = "allow"
 
 
 def _mend_definition(definition: Any) -> None:
