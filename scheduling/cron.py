@@ -21,9 +21,8 @@ a field allows, we hand croniter explicit value lists (``_Fields.plan``) rather 
 the text: croniter decides "restricted" partly by spelling (``*/1`` vs ``1-31``).
 
 An expression whose day-of-month never falls in one of its months (``0 0 30 2 *``)
-never fires within ``SEARCH_YEARS`` and is invalid. ``0 0 29 2 *`` is valid (every
-leap year); each fire time is searched for at most ``SEARCH_YEARS`` after the one
-before, so around 2100 (no 29 February) the list ends early.
+never fires and is invalid. ``0 0 29 2 *`` is valid; each fire time is searched for
+at most ``SEARCH_YEARS`` after the previous one (so it ends early around 2100).
 
 DST: fire times are wall-clock times in the schedule's zone
 -----------------------------------------------------------
@@ -354,10 +353,15 @@ def _ever_fires(fields_: _Fields) -> bool:
 
 
 @functools.cache
+def time_zones() -> frozenset[str]:
+    """The IANA zone names of this machine's zone database: what ``parse`` takes."""
+    return frozenset(zoneinfo.available_timezones() - _NOT_ZONES)
+
+
+@functools.cache
 def _zone(name: str) -> zoneinfo.ZoneInfo | None:
-    """The zone named ``name``, or None unless it is an IANA name (no paths, no
-    machine-dependent ``localtime``)."""
-    if name in _NOT_ZONES or name not in zoneinfo.available_timezones():
+    """The zone ``name``, or None unless an IANA name (no paths, no ``localtime``)."""
+    if name not in time_zones():
         return None
     return zoneinfo.ZoneInfo(name)
 

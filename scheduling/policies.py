@@ -91,6 +91,12 @@ def jitter(schedule_id: str, scheduled_for: datetime, jitter_s: int) -> timedelt
     return timedelta(milliseconds=digest % (jitter_s * 1000))
 
 
+def triggerable(event_type: str) -> bool:
+    """Whether a schedule may fire on this event type: not on schedules' own events
+    (two schedules could set each other off for ever)."""
+    return not event_type.startswith("schedule.")
+
+
 def event_matches(
     event_filter: Mapping[str, object], data: Mapping[str, object]
 ) -> bool:

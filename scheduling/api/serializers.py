@@ -9,8 +9,6 @@ against its type's schema; filter fields the event type has) by
 ``scheduling.services``. Each problem is named by its field either way.
 """
 
-import zoneinfo
-
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import extend_schema_field
@@ -87,10 +85,6 @@ class NamedChoicesScheme(OpenApiSerializerFieldExtension):
         return component.ref
 
 
-#: Names in the zone database that are not IANA zones (``scheduling.cron``).
-NOT_ZONES = frozenset({"localtime", "posixrules"})
-
-
 class TimeZoneField(NamedChoiceField):
     """An IANA time zone of this server's zone database (a client can tell a good
     one before sending it)."""
@@ -99,12 +93,12 @@ class TimeZoneField(NamedChoiceField):
     default_error_messages = {"invalid_choice": '"{input}" is not an IANA time zone'}
 
     def __init__(self, **kwargs):
-        zones = sorted(zoneinfo.available_timezones() - NOT_ZONES)
+        zones = sorted(cron.time_zones())
         super().__init__(choices=zones, help_text="IANA, e.g. Europe/London", **kwargs)
 
 
 class EventTypeField(NamedChoiceField):
-    """A type of the event catalogue."""
+    """A type of the event catalogue that a schedule may fire on."""
 
     component = "EventType"
     default_error_messages = {
@@ -112,7 +106,11 @@ class EventTypeField(NamedChoiceField):
     }
 
     def __init__(self, **kwargs):
-        kinds = [kind.name for kind in catalogue.all_types()]
+        kinds = [
+            kind.name
+            for kind in catalogue.all_types()
+            if policies.triggerable(kind.name)
+        ]
         super().__init__(choices=kinds, **kwargs)
 
 

@@ -49,6 +49,10 @@ FIELDS = (
 )
 
 
+#: Names a schedule may not take: the API reads /schedules/<these> as other routes.
+RESERVED_NAMES = frozenset({"preview"})
+
+
 def _target_errors(data: dict[str, Any], errors: list[FieldError]) -> None:
     job, workflow = data.get("job"), data.get("workflow")
     if (job is None) == (workflow is None):
@@ -104,6 +108,14 @@ def _trigger_errors(data: dict[str, Any], errors: list[FieldError]) -> None:
     except ValidationFailed as exc:
         errors += [e for e in exc.errors if expression or e.field == "timezone"]
     if not event_type:
+        if data.get("event_filter"):
+            errors.append(
+                FieldError("event_filter", "only with an event_type", "invalid")
+            )
+        return
+    if not policies.triggerable(event_type):
+        message = "schedules cannot fire on schedule events (they would loop)"
+        errors.append(FieldError("event_type", message, "invalid"))
         return
     try:
         known = catalogue.get(event_type)
@@ -177,6 +189,9 @@ def _validated(data: dict[str, Any]) -> None:
     errors: list[FieldError] = []
     if not names.is_name(data.get("name")):
         errors.append(FieldError("name", names.RULE, "invalid"))
+    elif data["name"] in RESERVED_NAMES:
+        message = f"{data['name']!r} is reserved (/api/v2/schedules/{data['name']})"
+        errors.append(FieldError("name", message, "reserved"))
     _trigger_errors(data, errors)
     _target_errors(data, errors)
     _policy_errors(data, errors)
@@ -285,7 +300,7 @@ def schedule_update(
     if "workflow" in data:
         before["job"] = None
     if data.get("cron"):
-        before["event_type"] = ""
+        before["event_type"], before["event_filter"] = "", {}
     if data.get("event_type"):
         before["cron"] = ""
     merged = {**before, **{key: data[key] for key in FIELDS if key in data}}

@@ -58,6 +58,9 @@ def problems(**fields) -> dict[str, str]:
         ({"jitter_s": 3601}, "jitter_s", "0 to 3600"),
         ({"priority": "urgent"}, "priority", "high"),
         ({"name": "has space"}, "name", ""),
+        ({"name": "preview"}, "name", "reserved"),
+        ({"cron": "", "event_type": "schedule.triggered"}, "event_type", "schedule"),
+        ({"event_filter": {"type": "demo.noop"}}, "event_filter", "event_type"),
     ],
 )  # fmt: skip
 def test_each_problem_is_named_by_its_field(fields, field, says):

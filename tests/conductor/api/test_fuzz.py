@@ -270,7 +270,9 @@ def _mend_schedule(body: dict, stored: Schedule | None) -> None:
     kept = stored is not None and "cron" not in body
     event_type = body.get("event_type") or (stored.event_type if kept else "")
     event_filter = body.get("event_filter", stored.event_filter if kept else {})
-    if event_type and event_filter:
+    if event_filter and not event_type:  # a filter needs an event type
+        body["event_filter"] = {}
+    elif event_type and event_filter:
         names = list(catalogue.get(event_type).fields)  # some types have none
         mended = (
             {_choose(names, k): v for k, v in event_filter.items()} if names else {}
