@@ -113,8 +113,14 @@ def _secret_key() -> str:
 def raise_on_errors() -> None:
     """For processes Django's command runner does not start (Celery worker, beat)."""
     import django
+    from django.apps import apps
 
-    django.setup()
+    # Celery's Django fixup has set Django up already. Setting it up again would run
+    # the LOGGING config again, after beat pointed sys.stderr at Celery's logging
+    # proxy: the console handler would then write into the logger it serves, and
+    # Celery's recursion guard drops every record — beat logged nothing after start.
+    if not apps.ready:
+        django.setup()
     errors = check_environment() + check_retry_defaults()
     if errors:
         raise ImproperlyConfigured("; ".join(e.msg for e in errors))
