@@ -13,7 +13,9 @@
    .arming``) is clocked at its next fire time; when it is due, beat fires it here,
    in its own process, instead of sending a message that would wait behind
    doorbells — a fire starts within a tick of its time. The fire re-arms the task,
-   so it is never used up (its run count stays 0). Every
+   so it is never used up (its run count stays 0). Schedules due at the same time
+   fire one after another before beat reloads its entries or does its other chores
+   (the engine tick excepted), so the last of a hundred is not seconds late. Every
    ``CONDUCTOR_SCHEDULES_FOLLOW_S`` beat also ends runs whose jobs ended and fires
    event-driven schedules (``scheduling.services.following``).
 3. **Sub-second intervals survive the database.** django-celery-beat stores an
@@ -24,6 +26,7 @@
 
 import logging
 import time
+from datetime import UTC, datetime
 from functools import partial
 
 from celery import schedules as celery_schedules
@@ -31,13 +34,14 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 from django_celery_beat import schedulers
-from django_celery_beat.models import MICROSECONDS, IntervalSchedule
+from django_celery_beat.models import MICROSECONDS, IntervalSchedule, PeriodicTask
 
 from conductor.engine.sweep import sweep
 from conductor.engine.tick import tick
 from scheduling import services as schedules
 
 log = logging.getLogger(__name__)
+NEVER_CHANGED = datetime.min.replace(tzinfo=UTC)
 
 
 class ModelEntry(schedulers.ModelEntry):
@@ -68,6 +72,18 @@ class ModelEntry(schedulers.ModelEntry):
         self.model.no_changes = True
         return self.__class__(self.model)
 
+    def save(self):
+        if self.model.task != schedules.FIRE_TASK:
+            return super().save()
+        # django-celery-beat saves a whole fresh copy of the row to write the three
+        # fields it keeps; a pause or resume committed between its read and its
+        # write was undone (a resumed schedule's task stayed disabled for good).
+        # Beat owns only the last run time of a schedule's task.
+        PeriodicTask.objects.filter(pk=self.model.pk).update(
+            last_run_at=self.model.last_run_at
+        )
+        return None
+
 
 class ConductorScheduler(schedulers.DatabaseScheduler):
     Entry = ModelEntry
@@ -76,12 +92,42 @@ class ConductorScheduler(schedulers.DatabaseScheduler):
         super().__init__(*args, **kwargs)
         self._next_tick = self._next_sweep = self._next_follow = 0.0
 
+    def all_as_schedule(self):
+        # Note the change mark before reading the entries: django-celery-beat notes
+        # it only at its first check, after its first read, so a schedule made in
+        # between (while beat starts) stayed unseen until the 5-minute full reload.
+        self._last_timestamp = self.Changes.last_change() or NEVER_CHANGED
+        return super().all_as_schedule()
+
+    def schedule_changed(self) -> bool:
+        # Each fire re-arms its task, which marks the beat schedule changed; looked
+        # at between the fires of a burst, every fire was followed by a reload of
+        # every entry, and the 100th of 100 schedules due at 10:00 fired seconds
+        # late. Fire every due schedule first, then reload once. Firing from an
+        # entry a reload would have changed is safe: the fire reads the schedule's
+        # row, locked, and does what it says.
+        if self._fire_due_now():
+            return False
+        changed = super().schedule_changed()
+        if self._last_timestamp is None:  # no mark yet: the first one is a change
+            self._last_timestamp = NEVER_CHANGED
+        return changed
+
+    def _fire_due_now(self) -> bool:
+        """Whether the next entry in beat's heap is a schedule's fire, due now."""
+        if not self._heap:
+            return False
+        when, _priority, entry = self._heap[0]
+        return entry.task == schedules.FIRE_TASK and when <= time.time()
+
     def tick(self, *args, **kwargs) -> float:
         wait = super().tick(*args, **kwargs)
         now = time.monotonic()
         if now >= self._next_tick:
             self._next_tick = now + settings.CONDUCTOR_ENGINE_TICK_S
             self._run("tick", tick)
+        if self._fire_due_now():
+            return 0.0  # the sweep and the follow-ups wait until the fires are done
         if now >= self._next_sweep:
             self._next_sweep = now + settings.CONDUCTOR_ENGINE_SWEEP_INTERVAL_S
             self._run("sweep", sweep)

@@ -84,3 +84,88 @@ def test_beat_fires_a_due_schedule_in_its_own_process_and_rearms_it(monkeypatch)
         for _ in range(3):
             scheduler.tick()
     assert ScheduleRun.objects.filter(schedule=schedule).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_schedules_due_together_all_fire_before_beat_reloads_its_entries(
+    monkeypatch,
+):
+    """Each fire re-arms its task, which marks beat's schedule changed; beat reloads
+    its entries (all of them) once after the burst, not after every fire."""
+    import time_machine
+
+    from conductor.celery import app
+    from scheduling import services as schedules
+    from scheduling.models import ScheduleRun
+
+    monkeypatch.setattr("conductor.doorbell.ring", lambda queue: None)
+    created = timezone.now().replace(second=0, microsecond=0) + timedelta(minutes=1)
+    for n in range(5):
+        schedules.schedule_create(
+            data={"name": f"minutely-{n}", "cron": "* * * * *",
+                  "job": {"type": "demo.noop", "payload": {}}},
+            actor="test", now=created,
+        )  # fmt: skip
+    reloads = []
+    reload = ConductorScheduler.all_as_schedule
+    monkeypatch.setattr(
+        ConductorScheduler,
+        "all_as_schedule",
+        lambda self: reloads.append(1) or reload(self),
+    )
+    due = created + timedelta(minutes=1)
+    with time_machine.travel(due + timedelta(seconds=0.3), tick=False):
+        scheduler = ConductorScheduler(app=app, lazy=True)
+        for _ in range(5):
+            scheduler.tick()
+        assert ScheduleRun.objects.filter(scheduled_for=due).count() == 5
+        assert len(reloads) == 1  # the first read; none between the fires
+        scheduler.tick()
+        assert len(reloads) == 2  # the burst is over: the re-armed entries
+    fires = [e for e in scheduler.schedule.values() if e.task == schedules.FIRE_TASK]
+    assert {e.schedule.clocked_time for e in fires} == {due + timedelta(minutes=1)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_schedule_made_while_beat_starts_is_seen_at_its_next_tick(monkeypatch):
+    from conductor.celery import app
+    from scheduling import services as schedules
+
+    monkeypatch.setattr("conductor.doorbell.ring", lambda queue: None)
+    scheduler = ConductorScheduler(app=app, lazy=True)
+    scheduler.tick()  # the first read of the entries
+    schedule = schedules.schedule_create(
+        data={"name": "made-meanwhile", "cron": "* * * * *",
+              "job": {"type": "demo.noop", "payload": {}}},
+        actor="test", now=timezone.now(),
+    )  # fmt: skip
+    scheduler.tick()
+    assert f"conductor.schedule:{schedule.name}" in scheduler.schedule
+
+
+@pytest.mark.django_db(transaction=True)
+def test_beat_writing_a_fired_entry_back_keeps_a_resume_made_meanwhile(monkeypatch):
+    """Beat writes its entries back (their last run) on each reload; a schedule
+    resumed between beat's read of the task and its write stays enabled."""
+    from django_celery_beat.models import PeriodicTask
+
+    from scheduling import services as schedules
+
+    now = timezone.now()
+    schedule = schedules.schedule_create(
+        data={"name": "resumed", "cron": "* * * * *", "enabled": False,
+              "job": {"type": "demo.noop", "payload": {}}},
+        actor="test", now=now,
+    )  # fmt: skip
+    entry = next(
+        ModelEntry(PeriodicTask.objects.get(name="conductor.schedule:resumed"))
+    )
+    read_before = PeriodicTask.objects.get(id=schedule.periodic_task_id)  # disabled
+    schedules.schedule_resume(schedule=schedule, actor="test", now=now)
+    with monkeypatch.context() as m:  # beat's read came before the resume
+        m.setattr(
+            type(PeriodicTask._default_manager), "get", lambda *a, **k: read_before
+        )
+        entry.save()
+    task = PeriodicTask.objects.get(id=schedule.periodic_task_id)
+    assert task.enabled and task.last_run_at is not None
