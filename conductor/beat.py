@@ -24,6 +24,7 @@
    microseconds instead.
 """
 
+import heapq
 import logging
 import time
 from datetime import UTC, datetime
@@ -42,6 +43,8 @@ from scheduling import services as schedules
 
 log = logging.getLogger(__name__)
 NEVER_CHANGED = datetime.min.replace(tzinfo=UTC)
+#: A fire that failed (the database restarting) is tried again this much later.
+REFIRE_S = 1.0
 
 
 class ModelEntry(schedulers.ModelEntry):
@@ -89,6 +92,7 @@ class ConductorScheduler(schedulers.DatabaseScheduler):
     Entry = ModelEntry
 
     def __init__(self, *args, **kwargs):
+        self._refire: set[str] = set()
         super().__init__(*args, **kwargs)
         self._next_tick = self._next_sweep = self._next_follow = 0.0
 
@@ -122,6 +126,8 @@ class ConductorScheduler(schedulers.DatabaseScheduler):
 
     def tick(self, *args, **kwargs) -> float:
         wait = super().tick(*args, **kwargs)
+        if self._refire:
+            self._refire_soon()
         now = time.monotonic()
         if now >= self._next_tick:
             self._next_tick = now + settings.CONDUCTOR_ENGINE_TICK_S
@@ -142,15 +148,31 @@ class ConductorScheduler(schedulers.DatabaseScheduler):
         if entry.task != schedules.FIRE_TASK:
             return super().apply_entry(entry, producer=producer)
         schedule_id = entry.kwargs.get("schedule_id")
-        self._run(f"schedule {entry.name}", partial(
+        if not self._run(f"schedule {entry.name}", partial(
             schedules.schedule_fire_due, schedule_id=schedule_id
-        ))  # fmt: skip
+        )):  # fmt: skip
+            self._refire.add(entry.name)
         return None
 
+    def _refire_soon(self) -> None:
+        """Put entries whose fire failed back in the heap, due in ``REFIRE_S``.
+        django-celery-beat keeps a fired clocked entry until its next reload, which
+        nothing but the 5-minute full sync brings when the fire could not re-arm
+        the task: a database restart at 10:00 fired a lone schedule at 10:05."""
+        at = time.time() + REFIRE_S
+        self._heap = [
+            event._replace(time=at) if event.entry.name in self._refire else event
+            for event in self._heap or []
+        ]
+        heapq.heapify(self._heap)
+        self._refire.clear()
+
     @staticmethod
-    def _run(name: str, chore) -> None:
+    def _run(name: str, chore) -> bool:
         close_old_connections()  # a database restart must not stop beat for good
         try:
             chore(now=timezone.now())
         except Exception:
             log.exception("conductor %s failed; trying again next time", name)
+            return False
+        return True

@@ -169,3 +169,45 @@ def test_beat_writing_a_fired_entry_back_keeps_a_resume_made_meanwhile(monkeypat
         entry.save()
     task = PeriodicTask.objects.get(id=schedule.periodic_task_id)
     assert task.enabled and task.last_run_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_fire_that_failed_is_tried_again_a_second_later(monkeypatch):
+    """A fire that fails (the database restarting) could not re-arm its task, so
+    no change brings its entry back: beat tries it again itself."""
+    import time_machine
+    from django.db import OperationalError
+
+    from conductor import beat
+    from conductor.celery import app
+    from scheduling import services as schedules
+    from scheduling.models import ScheduleRun
+
+    monkeypatch.setattr("conductor.doorbell.ring", lambda queue: None)
+    created = timezone.now().replace(second=0, microsecond=0) + timedelta(minutes=1)
+    schedule = schedules.schedule_create(
+        data={"name": "minutely", "cron": "* * * * *",
+              "job": {"type": "demo.noop", "payload": {}}},
+        actor="test", now=created,
+    )  # fmt: skip
+    fire = schedules.schedule_fire_due
+    failures = []
+
+    def fire_once_failing(**kwargs):
+        if not failures:
+            failures.append(1)
+            raise OperationalError("the database system is shutting down")
+        return fire(**kwargs)
+
+    monkeypatch.setattr(schedules, "schedule_fire_due", fire_once_failing)
+    due = created + timedelta(minutes=1)
+    with time_machine.travel(due + timedelta(seconds=0.3), tick=False) as clock:
+        scheduler = ConductorScheduler(app=app, lazy=True)
+        for _ in range(3):
+            scheduler.tick()
+        assert failures and not ScheduleRun.objects.filter(schedule=schedule)
+        clock.shift(beat.REFIRE_S)
+        for _ in range(3):
+            scheduler.tick()
+    (run,) = ScheduleRun.objects.filter(schedule=schedule)
+    assert run.scheduled_for == due
