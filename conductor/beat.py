@@ -15,7 +15,8 @@
    doorbells — a fire starts within a tick of its time. The fire re-arms the task,
    so it is never used up (its run count stays 0). Schedules due at the same time
    fire one after another before beat reloads its entries or does its other chores
-   (the engine tick excepted), so the last of a hundred is not seconds late. Every
+   (the engine tick excepted), so the last of a hundred is not seconds late; a fire
+   that failed (the database restarting) is tried again a second later. Every
    ``CONDUCTOR_SCHEDULES_FOLLOW_S`` beat also ends runs whose jobs ended and fires
    event-driven schedules (``scheduling.services.following``).
 3. **Sub-second intervals survive the database.** django-celery-beat stores an
