@@ -29,7 +29,6 @@ import heapq
 import logging
 import time
 from datetime import UTC, datetime
-from functools import partial
 
 from celery import schedules as celery_schedules
 from django.conf import settings
@@ -148,10 +147,9 @@ class ConductorScheduler(schedulers.DatabaseScheduler):
     def apply_entry(self, entry, producer=None):
         if entry.task != schedules.FIRE_TASK:
             return super().apply_entry(entry, producer=producer)
-        schedule_id = entry.kwargs.get("schedule_id")
-        if not self._run(f"schedule {entry.name}", partial(
-            schedules.schedule_fire_due, schedule_id=schedule_id
-        )):  # fmt: skip
+        # Every schedule due now fires with this one, in one transaction; the other
+        # entries of the burst then find nothing left to do.
+        if not self._run(f"schedule {entry.name}", schedules.schedules_fire_due):
             self._refire.add(entry.name)
         return None
 

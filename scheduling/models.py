@@ -84,6 +84,11 @@ class Schedule(models.Model):
         ]
         indexes = [
             models.Index(
+                fields=["next_execution_at"],
+                name="scheduling_time_driven",
+                condition=models.Q(enabled=True) & ~models.Q(cron=""),
+            ),
+            models.Index(
                 fields=["event_type"],
                 name="scheduling_event_driven",
                 condition=models.Q(enabled=True) & ~models.Q(event_type=""),

@@ -22,10 +22,11 @@ def task_name(schedule: Schedule) -> str:
     return f"{TASK_PREFIX}{schedule.name}"
 
 
-def periodic_task_arm(schedule: Schedule) -> None:
+def periodic_task_arm(schedule: Schedule, *, mark: bool = True) -> None:
     """Make the schedule's PeriodicTask say what the schedule says: clocked at its
     next fire time, enabled while the schedule is enabled and has one. Inside the
-    caller's transaction; beat reloads its entries when it commits."""
+    caller's transaction; beat reloads its entries when it commits (``mark=False``:
+    the caller marks the change once for many)."""
     if not schedule.cron:
         periodic_task_drop(schedule)
         return
@@ -52,13 +53,13 @@ def periodic_task_arm(schedule: Schedule) -> None:
     if task.pk is None:
         task.save()  # marks the beat schedule changed
     else:
-        _task_update(task)
+        _task_update(task, mark=mark)
     if schedule.periodic_task_id != task.id:
         schedule.periodic_task = task
         Schedule.objects.filter(id=schedule.id).update(periodic_task=task)
 
 
-def _task_update(task: PeriodicTask) -> None:
+def _task_update(task: PeriodicTask, *, mark: bool) -> None:
     """Save a re-armed task in one UPDATE and mark the beat schedule changed once.
     ``PeriodicTask.save`` also checks its name's uniqueness with a query and marks
     the change twice (its pre_save signal, then its save): four queries more in
@@ -72,7 +73,8 @@ def _task_update(task: PeriodicTask) -> None:
     PeriodicTask.objects.filter(id=task.id).update(
         **{field: getattr(task, field) for field in fields}
     )
-    PeriodicTasks.update_changed()
+    if mark:
+        PeriodicTasks.update_changed()
 
 
 def periodic_task_drop(schedule: Schedule) -> None:

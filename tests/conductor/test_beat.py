@@ -190,7 +190,7 @@ def test_a_fire_that_failed_is_tried_again_a_second_later(monkeypatch):
               "job": {"type": "demo.noop", "payload": {}}},
         actor="test", now=created,
     )  # fmt: skip
-    fire = schedules.schedule_fire_due
+    fire = schedules.schedules_fire_due
     failures = []
 
     def fire_once_failing(**kwargs):
@@ -199,7 +199,7 @@ def test_a_fire_that_failed_is_tried_again_a_second_later(monkeypatch):
             raise OperationalError("the database system is shutting down")
         return fire(**kwargs)
 
-    monkeypatch.setattr(schedules, "schedule_fire_due", fire_once_failing)
+    monkeypatch.setattr(schedules, "schedules_fire_due", fire_once_failing)
     due = created + timedelta(minutes=1)
     with time_machine.travel(due + timedelta(seconds=0.3), tick=False) as clock:
         scheduler = ConductorScheduler(app=app, lazy=True)
@@ -211,3 +211,30 @@ def test_a_fire_that_failed_is_tried_again_a_second_later(monkeypatch):
             scheduler.tick()
     (run,) = ScheduleRun.objects.filter(schedule=schedule)
     assert run.scheduled_for == due
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_schedules_due_at_one_time_fire_together(monkeypatch):
+    """One entry's fire takes every schedule due with it, in one transaction with
+    one change mark; the other entries of the burst find nothing left to do."""
+    from django_celery_beat.models import PeriodicTasks
+
+    from scheduling import services as schedules
+    from scheduling.models import ScheduleRun
+
+    monkeypatch.setattr("conductor.doorbell.ring", lambda queue: None)
+    created = timezone.now().replace(second=0, microsecond=0) - timedelta(minutes=5)
+    for n in range(20):
+        schedules.schedule_create(
+            data={"name": f"s{n}", "cron": "*/10 * * * *" if n else "0 0 1 1 *",
+                  "job": {"type": "demo.noop", "payload": {}}},
+            actor="test", now=created,
+        )  # fmt: skip
+    marks = []
+    monkeypatch.setattr(PeriodicTasks, "update_changed", lambda: marks.append(1))
+    now = created + timedelta(minutes=10)
+    runs = schedules.schedules_fire_due(now=now)
+    assert len(runs) == 19  # every */10 schedule; the yearly one is not due
+    assert len(marks) == 1
+    assert ScheduleRun.objects.count() == 19
+    assert schedules.schedules_fire_due(now=now) == []
