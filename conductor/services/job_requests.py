@@ -47,6 +47,9 @@ class JobRequest:
     id: uuid.UUID | None = None
     workflow_run_id: uuid.UUID | None = None
     workflow_node: str = ""
+    # Internal: who asks, when one submit carries the requests of several (the
+    # schedules fired together); empty: the submit's actor.
+    actor: str = ""
 
 
 @dataclass

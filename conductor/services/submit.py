@@ -92,7 +92,7 @@ def _model(row: dict) -> Job:
 
 
 def _write(requests, rows, context: SubmitContext, now, actor, trace_id) -> list:
-    results, new, seen = [], [], {}
+    results, new, actors, seen = [], [], [], {}
     context.lock_dependencies()
     for request, row in zip([r for r in requests if r], rows, strict=True):
         key = request.idempotency_key
@@ -102,12 +102,13 @@ def _write(requests, rows, context: SubmitContext, now, actor, trace_id) -> list
             continue
         _initial_state(row, request, context)
         new.append(row)
+        actors.append(request.actor or actor)
         results.append((row, True))
         if key:
             seen[key] = row
     transitions.jobs_create(
         rows=new,
-        events=[_submitted(row, actor) for row in new],
+        events=[_submitted(row, by) for row, by in zip(new, actors, strict=True)],
         now=now,
         actor=actor,
         trace_id=trace_id,

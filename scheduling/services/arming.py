@@ -47,9 +47,7 @@ def periodic_task_arm(schedule: Schedule, *, mark: bool = True) -> None:
     task.one_off = True
     task.enabled = active
     task.total_run_count = 0  # re-armed, never used up (see conductor.beat)
-    task.description = f"Conductor schedule {schedule.name}: {schedule.cron} " + (
-        f"({schedule.timezone}); next fire {when.isoformat()}" if when else "(paused)"
-    )
+    task.description = _description(schedule)
     if task.pk is None:
         task.save()  # marks the beat schedule changed
     else:
@@ -77,6 +75,13 @@ def _task_update(task: PeriodicTask, *, mark: bool) -> None:
         PeriodicTasks.update_changed()
 
 
+def _description(schedule: Schedule) -> str:
+    when = schedule.next_execution_at
+    return f"Conductor schedule {schedule.name}: {schedule.cron} " + (
+        f"({schedule.timezone}); next fire {when.isoformat()}" if when else "(paused)"
+    )
+
+
 def periodic_task_drop(schedule: Schedule) -> None:
     task = schedule.periodic_task
     if task is None:
@@ -86,4 +91,27 @@ def periodic_task_drop(schedule: Schedule) -> None:
     if clocked_id is not None:
         ClockedSchedule.objects.filter(id=clocked_id).delete()
     schedule.periodic_task = None
+    PeriodicTasks.update_changed()
+
+
+def periodic_tasks_rearm(schedules: list[Schedule], *, now) -> None:
+    """Re-arm the tasks of schedules just fired (their next fire times set), in a
+    few statements whatever their number, and mark the beat schedule changed once."""
+    armed = [s for s in schedules if s.periodic_task and s.periodic_task.clocked_id]
+    clocks, tasks = [], []
+    for schedule in armed:
+        task, when = schedule.periodic_task, schedule.next_execution_at
+        task.clocked.clocked_time = when or now
+        task.enabled = schedule.enabled and when is not None
+        task.total_run_count, task.date_changed = 0, now
+        task.description = _description(schedule)
+        clocks.append(task.clocked)
+        tasks.append(task)
+    ClockedSchedule.objects.bulk_update(clocks, ["clocked_time"])
+    PeriodicTask.objects.bulk_update(
+        tasks, ["enabled", "total_run_count", "date_changed", "description"]
+    )
+    for schedule in schedules:
+        if schedule not in armed:
+            periodic_task_arm(schedule, mark=False)
     PeriodicTasks.update_changed()

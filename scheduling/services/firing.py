@@ -14,7 +14,6 @@ from collections import deque
 from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django_celery_beat.models import PeriodicTasks
 
 from conductor import services as jobs
 from conductor.errors import DomainError
@@ -33,7 +32,7 @@ def actor_of(schedule: Schedule) -> str:
     return f"schedule:{schedule.name}"
 
 
-def _due(schedule: Schedule, now: datetime) -> tuple[list[datetime], int]:
+def due_times(schedule: Schedule, now: datetime) -> tuple[list[datetime], int]:
     """The latest due fire times (at most what the policies can use) and how many
     were due in all."""
     expression = cron.parse(schedule.cron, schedule.timezone)
@@ -53,10 +52,6 @@ def _due(schedule: Schedule, now: datetime) -> tuple[list[datetime], int]:
     return list(due), total
 
 
-#: Most schedules one burst fires in one transaction.
-BURST = 500
-
-
 @transaction.atomic
 def schedule_fire_due(*, schedule_id: str, now: datetime) -> list[ScheduleRun]:
     """Fire what is due of one time-driven schedule; the runs written (none when
@@ -72,25 +67,6 @@ def schedule_fire_due(*, schedule_id: str, now: datetime) -> list[ScheduleRun]:
     return _fire(schedule, now)
 
 
-def schedules_fire_due(*, now: datetime, limit: int = BURST) -> list[ScheduleRun]:
-    """Fire every time-driven schedule that is due, together: the schedules due at
-    10:00 cost one transaction and one change mark for beat, not one each (fired one
-    after another, the 100th of 100 was seconds late). Schedules another beat is
-    firing right now are left to it."""
-    with transaction.atomic():
-        due = list(
-            Schedule.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("periodic_task__clocked", "workflow")
-            .filter(enabled=True, next_execution_at__lte=now)
-            .exclude(cron="")
-            .order_by("next_execution_at", "id")[:limit]
-        )
-        runs = [run for schedule in due for run in _fire(schedule, now, mark=False)]
-        if due:
-            PeriodicTasks.update_changed()
-    return runs
-
-
 def _fire(schedule: Schedule, now: datetime, *, mark: bool = True) -> list[ScheduleRun]:
     """Fire a locked schedule's due fire times and re-arm its task."""
     if not schedule.enabled or schedule.next_execution_at is None:
@@ -99,7 +75,7 @@ def _fire(schedule: Schedule, now: datetime, *, mark: bool = True) -> list[Sched
     if schedule.next_execution_at > now:
         periodic_task_arm(schedule, mark=mark)  # fired early, or a stale entry
         return []
-    due, total = _due(schedule, now)
+    due, total = due_times(schedule, now)
     plan = policies.plan(
         due, now=now, catchup=schedule.catchup_policy, catchup_max=schedule.catchup_max
     )
@@ -122,10 +98,23 @@ def _fire(schedule: Schedule, now: datetime, *, mark: bool = True) -> list[Sched
 def _missed(
     schedule: Schedule, times: list[datetime], uncounted: int, now: datetime
 ) -> list[ScheduleRun]:
-    """Record missed fire times (the latest ``MISSED_ROWS_MAX`` of them one by one)."""
+    """Record missed fire times (the latest ``MISSED_ROWS_MAX`` one by one)."""
     if not times:
         return []
-    rows = [
+    made = ScheduleRun.objects.bulk_create(
+        missed_rows(schedule, times, now), ignore_conflicts=True
+    )
+    event_record(
+        type=SCHEDULE_MISSED, subject=schedule, actor=actor_of(schedule), at=now,
+        data=missed_data(schedule, times, uncounted),
+    )  # fmt: skip
+    return made
+
+
+def missed_rows(
+    schedule: Schedule, times: list[datetime], now: datetime
+) -> list[ScheduleRun]:
+    return [
         ScheduleRun(
             schedule=schedule,
             trigger=RunTrigger.CRON,
@@ -136,20 +125,16 @@ def _missed(
         )
         for t in times[-policies.MISSED_ROWS_MAX :]
     ]
-    made = ScheduleRun.objects.bulk_create(rows, ignore_conflicts=True)
-    event_record(
-        type=SCHEDULE_MISSED,
-        subject=schedule,
-        actor=actor_of(schedule),
-        data={
-            "name": schedule.name,
-            "count": len(times) + uncounted,
-            "first": times[0].isoformat() if not uncounted else None,
-            "last": times[-1].isoformat(),
-        },
-        at=now,
-    )
-    return made
+
+
+def missed_data(schedule: Schedule, times: list[datetime], uncounted: int) -> dict:
+    """``uncounted``: missed before ``times`` (not looked at one by one)."""
+    return {
+        "name": schedule.name,
+        "count": len(times) + uncounted,
+        "first": times[0].isoformat() if not uncounted else None,
+        "last": times[-1].isoformat(),
+    }
 
 
 def run_start(
@@ -188,19 +173,39 @@ def run_start(
         _target_start(schedule, run, after=after, actor=actor)
     run.save()
     event_record(
-        type=SCHEDULE_TRIGGERED,
-        subject=schedule,
-        actor=actor,
-        at=now,
-        data={
-            "name": schedule.name, "run": run.id,
-            "scheduled_for": scheduled_for.isoformat(), "trigger": trigger,
-            "status": run.status, "job": str(run.job_id) if run.job_id else None,
-            "workflow_run": str(run.workflow_run_id) if run.workflow_run_id else None,
-            "event": event_id, "error": run.error or None,
-        },
+        type=SCHEDULE_TRIGGERED, subject=schedule, actor=actor, at=now,
+        data=triggered_data(schedule, run),
     )  # fmt: skip
     return run
+
+
+def triggered_data(schedule: Schedule, run: ScheduleRun) -> dict:
+    """The data of a run's ``schedule.triggered`` event."""
+    return {
+        "name": schedule.name, "run": run.id,
+        "scheduled_for": run.scheduled_for.isoformat(), "trigger": run.trigger,
+        "status": run.status, "job": str(run.job_id) if run.job_id else None,
+        "workflow_run": str(run.workflow_run_id) if run.workflow_run_id else None,
+        "event": run.event_id, "error": run.error or None,
+    }  # fmt: skip
+
+
+def job_request(
+    schedule: Schedule, run: ScheduleRun, *, after: ScheduleRun | None, key: str,
+    actor: str,
+) -> jobs.JobRequest:  # fmt: skip
+    """The job a run of a job-target schedule submits (after the previous run's job
+    when the overlap policy queues it)."""
+    run_at = run.scheduled_for + policies.jitter(
+        str(schedule.id), run.scheduled_for, schedule.jitter_s
+    )
+    return jobs.JobRequest(
+        type=schedule.job_type, payload=schedule.payload,
+        priority=schedule.priority or None, idempotency_key=key,
+        run_at=run_at if schedule.jitter_s else None,
+        depends_on=(str(after.job_id),) if after and after.job_id else (),
+        on_dependency_failure="continue", id=run.job_id, actor=actor,
+    )  # fmt: skip
 
 
 def _target_start(
@@ -216,20 +221,9 @@ def _target_start(
                     priority=schedule.priority or None,
                 )  # fmt: skip
                 return
-            run_at = run.scheduled_for + policies.jitter(
-                str(schedule.id), run.scheduled_for, schedule.jitter_s
-            )
             key = f"schedule:{schedule.id}:{run.trigger}:{run.id}"
-            run.job, _ = jobs.job_submit(
-                request=jobs.JobRequest(
-                    type=schedule.job_type, payload=schedule.payload,
-                    priority=schedule.priority or None, idempotency_key=key,
-                    run_at=run_at if schedule.jitter_s else None,
-                    depends_on=(str(after.job_id),) if after and after.job_id else (),
-                    on_dependency_failure="continue",
-                ),
-                actor=actor,
-            )  # fmt: skip
+            request = job_request(schedule, run, after=after, key=key, actor=actor)
+            run.job, _ = jobs.job_submit(request=request, actor=actor)
     except DomainError as exc:
         run.status, run.completed_at = RunStatus.FAILED, run.started_at
         problems = "; ".join(f"{e.field}: {e.message}" for e in exc.errors)

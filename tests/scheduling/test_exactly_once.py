@@ -65,6 +65,17 @@ def test_many_beats_firing_the_same_due_time_make_one_run():
     assert Job.objects.count() == 1
 
 
+def test_many_beats_firing_their_bursts_at_once_make_one_run_per_schedule():
+    schedules = [_schedule(name=f"every-5-{n}") for n in range(5)]
+    now = DUE.replace(second=1)
+    with time_machine.travel(now, tick=False):
+        results = _together(lambda: services.schedules_fire_due(now=now), 4)
+    assert sum(len(runs) for runs in results) == 5
+    for schedule in schedules:
+        assert ScheduleRun.objects.filter(schedule=schedule).count() == 1
+    assert Job.objects.count() == 5
+
+
 def test_a_second_writer_of_the_same_fire_time_waits_then_writes_nothing():
     # Past the schedule's lock (a writer that did not take it): the unique constraint
     # holds the second insert until the first commits, then refuses it.

@@ -28,9 +28,27 @@ def make(now=T0, **fields) -> Schedule:
     return services.schedule_create(data=data, actor="test", now=now)
 
 
+#: How beat fires: one schedule's task (``schedule_fire_due``, the Celery task), or
+#: every due schedule together (``schedules_fire_due``, Conductor's beat). Each test
+#: runs both ways.
+WAYS = {"one": False, "burst": True}
+BURST = {"on": False}
+
+
+@pytest.fixture(autouse=True, params=list(WAYS))
+def way(request):
+    BURST["on"] = WAYS[request.param]
+    yield request.param
+    BURST["on"] = False
+
+
 def fire(schedule: Schedule, now: datetime) -> list[ScheduleRun]:
     with time_machine.travel(now, tick=False):
-        return services.schedule_fire_due(schedule_id=str(schedule.id), now=now)
+        if not BURST["on"]:
+            return services.schedule_fire_due(schedule_id=str(schedule.id), now=now)
+        runs = services.schedules_fire_due(now=now)
+        return sorted((r for r in runs if r.schedule_id == schedule.id),
+                      key=lambda r: r.scheduled_for)  # fmt: skip
 
 
 def statuses(schedule: Schedule) -> list[tuple[str, str]]:
