@@ -359,7 +359,10 @@ def main() -> None:
             },
             "record": record,
             "load_1m_at_start": load_1m,
-            "ok": record["complete"] and fire["p99_ms"] < TARGET_P99_MS,
+            # A burst's runs share the moment beat began it; their jobs exist once it
+            # commits: the job's start is what a user sees, so both must meet it.
+            "ok": record["complete"]
+            and max(fire["p99_ms"], conductor["job_start"]["p99_ms"]) < TARGET_P99_MS,
         }
     )
 
