@@ -38,6 +38,10 @@ class Backend(Protocol):
         self, *, after: int, types: Sequence[str], limit: int
     ) -> list[Any]: ...
 
+    def commit_lazily(self) -> None:
+        """Inside a transaction: its commit need not wait for the disk (a server
+        crash may lose it, a worker's crash cannot). For marks that are advice."""
+
 
 def current() -> Backend:
     """The backend of the default database connection."""

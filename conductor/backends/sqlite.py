@@ -149,3 +149,7 @@ def events_after(*, after: int, types: Sequence[str], limit: int) -> list[Event]
     if types:
         events = events.filter(type__in=list(types))
     return list(events.order_by("id")[:limit])
+
+
+def commit_lazily() -> None:
+    """SQLite's commits are what its journal mode makes them; nothing to change."""

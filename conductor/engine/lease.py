@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models.functions import Now
 
+from conductor import backends
 from conductor.engine.claim import ClaimedJob
 from conductor.journal.catalogue import JOB_TIMEOUT_WARNING
 from conductor.journal.writer import event_record
@@ -33,8 +34,15 @@ def extend(*, ids: list[str], worker: str) -> tuple[set[str], set[str]]:
     return graceful, set(ids) - set(held)
 
 
+@transaction.atomic
 def mark_started(*, ids: list[str], worker: str) -> None:
-    """These claimed jobs are about to run (``attempt_started_at``, database clock)."""
+    """These claimed jobs are about to run (``attempt_started_at``, database clock).
+
+    A batch is marked in a few chunks, each a commit; the mark only tells a job never
+    reached from one that ran, so its commit does not wait for the disk (a database
+    crash that loses it leaves the job counted as never reached: it runs again, its
+    attempt unused). Waiting was a third of a batch of quick jobs' time."""
+    backends.current().commit_lazily()
     Job.objects.filter(
         id__in=ids,
         state=JobState.RUNNING,

@@ -12,7 +12,9 @@ watches it:
   on with jobs that other workers may soon take;
 - the runner marks jobs started a chunk at a time, just before it runs the first job
   of a chunk, so a job the worker never reached (it died first) is taken back without
-  using up an attempt;
+  using up an attempt; the marks are written by this thread, over its open
+  connection (a runner thread would open one per batch), and after a quick chunk the
+  rest of the batch is marked at once;
 - at 80 % of a job's timeout it journals ``job.timeout_warning``;
 - past the timeout it fails the job with ``TIMEOUT`` and abandons the runner thread
   (Python cannot kill a thread; the handler's cancel flag is raised so a cooperative
@@ -34,7 +36,9 @@ from conductor.engine.execute import Attempt, Ran, execute, finish
 from conductor.outcomes import ErrorInfo
 
 WARN_AT = 0.8
-START_CHUNKS = 4  # a batch is marked started in four steps
+BETWEEN_JOBS_S = 0.05
+START_CHUNKS = 4  # a batch is marked started in (up to) four steps
+QUICK_CHUNK_S = 0.25  # a chunk done this fast: the rest is marked at once
 RETRY_S = 1.0  # after a failed renewal, try again this soon
 LOST_AT = 0.8  # give up when this share of the lease passed without a renewal
 
@@ -59,6 +63,13 @@ class Runner(threading.Thread):
         self.done = threading.Event()
         self.chunk = max(1, math.ceil(len(jobs) / START_CHUNKS))
         self.marked = 0  # jobs[:marked] are marked started
+        self.marked_at = 0.0  # when the last chunk was marked (monotonic)
+        # The watcher (the worker's own thread, whose database connection stays
+        # open) writes the marks: a runner thread of its own would open and close a
+        # connection per batch. ``wake`` calls the watcher; ``answered`` replies.
+        self.wake, self.answered = threading.Event(), threading.Event()
+        self.mark_request: list[str] | None = None
+        self.mark_ok = False
 
     def run(self) -> None:
         try:
@@ -78,6 +89,7 @@ class Runner(threading.Thread):
         finally:
             connections.close_all()  # this thread's connections, if a handler used any
             self.done.set()
+            self.wake.set()
 
     def _mark_started(self, index: int) -> bool:
         """Before the first job of a chunk runs, the chunk is marked started: only a
@@ -86,14 +98,36 @@ class Runner(threading.Thread):
         if index < self.marked:
             return True
         end = min(index + self.chunk, len(self.jobs))
-        ids = [job.id for job in self.jobs[index:end]]
+        if self.marked and time.monotonic() - self.marked_at < QUICK_CHUNK_S:
+            end = len(self.jobs)  # quick jobs: the rest in one mark, not three
+        self.answered.clear()
+        self.mark_request = [job.id for job in self.jobs[index:end]]
+        self.wake.set()
+        while not self.answered.wait(timeout=0.5):
+            if self.abandoned:  # the watcher gave up on us meanwhile
+                return False
+        if not self.mark_ok:
+            return False
+        self.marked, self.marked_at = end, time.monotonic()
+        return True
+
+    def serve_mark(self) -> None:
+        """In the watcher's thread: write the mark the runner waits for, if any."""
+        ids, self.mark_request = self.mark_request, None
+        if ids is None:
+            return
         try:
             lease.mark_started(ids=ids, worker=self.worker)
+            self.mark_ok = True
         except DatabaseError as exc:
             log.warning("could not mark jobs started (%s); stopping the batch", exc)
-            return False
-        self.marked = end
-        return True
+            self.mark_ok = False
+        self.answered.set()
+
+    def refuse_mark(self) -> None:
+        """The watcher stops watching: a runner waiting for a mark runs nothing more."""
+        self.abandoned, self.mark_ok = True, False
+        self.answered.set()
 
     def _attempt(self, job: ClaimedJob) -> Attempt:
         flags = self.flags
@@ -124,9 +158,22 @@ def run_batch(batch: list[ClaimedJob], *, worker: str) -> list[Ran]:
 
 def _watch(runner: Runner, beat: "Heartbeat") -> Ran | None:
     """Wait for the runner; return a TIMEOUT outcome if its current job overran."""
+    try:
+        return _watching(runner, beat)
+    finally:
+        if not runner.done.is_set() and runner.mark_request is not None:
+            runner.refuse_mark()
+
+
+def _watching(runner: Runner, beat: "Heartbeat") -> Ran | None:
     beat.held = [job.id for job in runner.jobs]
     warned: set[str] = set()
-    while not runner.done.wait(timeout=_next_wake(runner, beat)):
+    while True:
+        runner.wake.wait(timeout=_next_wake(runner, beat))
+        runner.wake.clear()  # before reading the request: a later one wakes us again
+        runner.serve_mark()
+        if runner.done.is_set():
+            return None
         beat.maybe_beat()
         if beat.lost:  # the leases run out and cannot be renewed: stop cleanly
             runner.abandoned = True
@@ -144,13 +191,14 @@ def _watch(runner: Runner, beat: "Heartbeat") -> Ran | None:
         if elapsed >= WARN_AT * attempt.job.timeout_s and attempt.job.id not in warned:
             warned.add(attempt.job.id)
             beat.warn(attempt.job, elapsed)
-    return None
 
 
 def _next_wake(runner: Runner, beat: "Heartbeat") -> float:
     wake = min(1.0, beat.due_in())
     attempt = runner.current
-    if attempt is not None:
+    if attempt is None:  # between two jobs: look again soon, the next one's clock runs
+        wake = min(wake, BETWEEN_JOBS_S)
+    else:
         elapsed = time.monotonic() - attempt.started
         left = attempt.job.timeout_s - elapsed
         warn_left = WARN_AT * attempt.job.timeout_s - elapsed
