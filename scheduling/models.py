@@ -92,7 +92,7 @@ class Schedule(models.Model):
                 fields=["event_type"],
                 name="scheduling_event_driven",
                 condition=models.Q(enabled=True) & ~models.Q(event_type=""),
-            )
+            ),
         ]
 
     def __str__(self) -> str:
