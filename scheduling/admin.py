@@ -148,30 +148,25 @@ class ScheduleAdmin(ServiceSavedAdmin):
 
     @admin.action(description="Run selected schedules now", permissions=["trigger"])
     def trigger_schedules(self, request, queryset):
-        actor, now = _actor(request), timezone.now()
-
-        def trigger(row):
-            services.schedule_trigger(schedule=row, actor=actor, now=now)
-
-        _each(request, queryset, trigger, "Triggered", "schedule(s)")
+        _each_schedule(request, queryset, services.schedule_trigger, "Triggered")
 
     @admin.action(description="Pause selected schedules", permissions=["pause"])
     def pause_schedules(self, request, queryset):
-        actor, now = _actor(request), timezone.now()
-
-        def pause(row):
-            services.schedule_pause(schedule=row, actor=actor, now=now)
-
-        _each(request, queryset, pause, "Paused", "schedule(s)")
+        _each_schedule(request, queryset, services.schedule_pause, "Paused")
 
     @admin.action(description="Resume selected schedules", permissions=["pause"])
     def resume_schedules(self, request, queryset):
-        actor, now = _actor(request), timezone.now()
+        _each_schedule(request, queryset, services.schedule_resume, "Resumed")
 
-        def resume(row):
-            services.schedule_resume(schedule=row, actor=actor, now=now)
 
-        _each(request, queryset, resume, "Resumed", "schedule(s)")
+def _each_schedule(request, queryset, service, verb: str) -> None:
+    """``service(schedule=…, actor=…, now=…)`` for each selected schedule."""
+    actor, now = _actor(request), timezone.now()
+
+    def act(row):
+        service(schedule=row, actor=actor, now=now)
+
+    _each(request, queryset, act, verb, "schedule(s)")
 
 
 @admin.register(ScheduleRun)

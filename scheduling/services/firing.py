@@ -67,13 +67,13 @@ def schedule_fire_due(*, schedule_id: str, now: datetime) -> list[ScheduleRun]:
     return _fire(schedule, now)
 
 
-def _fire(schedule: Schedule, now: datetime, *, mark: bool = True) -> list[ScheduleRun]:
+def _fire(schedule: Schedule, now: datetime) -> list[ScheduleRun]:
     """Fire a locked schedule's due fire times and re-arm its task."""
     if not schedule.enabled or schedule.next_execution_at is None:
-        periodic_task_arm(schedule, mark=mark)
+        periodic_task_arm(schedule)
         return []
     if schedule.next_execution_at > now:
-        periodic_task_arm(schedule, mark=mark)  # fired early, or a stale entry
+        periodic_task_arm(schedule)  # fired early, or a stale entry
         return []
     due, total = due_times(schedule, now)
     plan = policies.plan(
@@ -91,7 +91,7 @@ def _fire(schedule: Schedule, now: datetime, *, mark: bool = True) -> list[Sched
     schedule.save(
         update_fields=["next_execution_at", "last_execution_at", "updated_at"]
     )
-    periodic_task_arm(schedule, mark=mark)
+    periodic_task_arm(schedule)
     return runs
 
 
